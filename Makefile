@@ -1,0 +1,44 @@
+# The two commands of the README. Each does its own set-up on a fresh machine:
+#   make demo   creates .venv, installs requirements.txt, runs every library's demo into demo_out/
+#   make test   creates .venv, installs requirements-dev.txt (+ the --no-deps extras), runs pytest
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+OUT    := demo_out
+
+.PHONY: demo test lint bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Stamps record that a requirements file is installed; editing the file re-installs.
+$(VENV)/.stamp-demo: requirements.txt requirements-nodeps.txt | $(PY)
+	$(PIP) install -r requirements.txt
+	$(PIP) install --no-deps -r requirements-nodeps.txt
+	touch $@
+
+$(VENV)/.stamp-dev: requirements-dev.txt requirements.txt requirements-nodeps.txt | $(PY)
+	$(PIP) install -r requirements-dev.txt
+	$(PIP) install --no-deps -r requirements-nodeps.txt
+	touch $@
+
+demo: $(VENV)/.stamp-demo
+	mkdir -p $(OUT)
+	@echo "== demos done; figures and outputs are in $(OUT)/"
+
+test: $(VENV)/.stamp-dev
+	$(PY) -m pytest
+
+lint: $(VENV)/.stamp-dev
+	$(VENV)/bin/ruff check .
+
+$(VENV)/.stamp-bench: requirements-bench.txt $(VENV)/.stamp-dev
+	$(PIP) install -r requirements-bench.txt
+	touch $@
+
+bench: $(VENV)/.stamp-bench
+	for f in bench/*.py; do $(PY) $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache
