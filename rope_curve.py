@@ -1,0 +1,872 @@
+"""rope_curve: the shape of a rope spinning about a vertical rod, with and without gravity.
+
+A uniform rope of length L has both ends on a rod that spins at angular speed w, the ends a
+distance d apart. In the rotating frame the rope is at rest under its tension, the centrifugal
+force rho w^2 x per unit length (x the distance from the rod) and, if present, gravity. Three
+cases make the complete answer:
+
+1. No gravity: the troposkein ("turning rope", the Darrieus turbine blade), in closed form
+   r(z) = R sn(2Kz/d | m), with L/d = 2E(m)/((1-m)K(m)) - 1. The shape does not depend on w.
+2. Gravity along the rod: no closed form. Shooting with Newton's method and continuation in
+   Gamma = g/(w^2 d) from the troposkein. The whirl shrinks onto the folded hanging rope as
+   Gamma approaches Kolodner's critical value of the upper strand, 2 (L/d + 1) / j_{0,1}^2.
+3. A heavy rope hanging from the rod with its lower end free (Kolodner 1955): it leaves the
+   axis only above w_n = (j_{0,n}/2) sqrt(g/L); above w_n it has n whirling modes.
+
+The elliptic functions are written here in numpy (AGM, Carlson's R_F/R_D, descending Landen
+with the complementary parameter m1 = 1 - m carried separately), so the file needs only numpy;
+matplotlib is imported only when a figure is drawn.
+
+References: Blackwell & Reis, "Blade shape for a troposkien type of vertical-axis wind turbine",
+Sandia SLA-74-0154 (1974); I. I. Kolodner, "Heavy rotating string - a nonlinear eigenvalue
+problem", Comm. Pure Appl. Math. 8 (1955); B. C. Carlson, Numer. Algorithms 10 (1995);
+DLMF chapters 19 and 22.
+
+Usage:
+    >>> from rope_curve import troposkein
+    >>> rope = troposkein(length=3.0, span=2.0, omega=10.0)
+    >>> round(rope.max_radius, 6), round(rope.end_angle_deg, 3)
+    (1.031409, 60.894)
+
+    python rope_curve.py --length 3 --span 2 --png rope.png
+    python rope_curve.py --out figures/        # table for a few L/d and three figures
+
+Requirements: numpy (matplotlib for figures). Copy this file, keep this header. Licence: MIT.
+"""
+
+__version__ = "0.1.0"
+__all__ = [
+    "ellipk", "ellipe", "ellipkinc", "ellipeinc", "carlson_rf", "carlson_rd", "ellipj",
+    "j0_zeros", "Troposkein", "troposkein", "troposkein_from_radius", "GravityRope",
+    "rope_with_gravity", "collapse_gamma", "critical_speeds", "WhirlingMode", "whirling_mode",
+    "plot_curves", "main",
+]
+
+import argparse
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+_EPS = np.finfo(float).eps
+
+# ----------------------------------------------------------------------------- argument checks
+
+
+def _positive(name: str, value, allow_zero: bool = False) -> float:
+    """Return `value` as a float, or raise naming the argument (finite, > 0 or >= 0)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"`{name}` must be a real number, received {type(value).__name__}.")
+    value = float(value)
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        want = "finite and >= 0" if allow_zero else "finite and > 0"
+        raise ValueError(f"`{name}` must be {want}, received {value!r}.")
+    return value
+
+
+def _parameters(m, m1):
+    """Broadcast m and m1 = 1 - m; pass m1 to keep its digits when m is close to 1."""
+    m = np.asarray(m, dtype=float)
+    m1 = 1.0 - m if m1 is None else np.asarray(m1, dtype=float)
+    if np.any(~(m >= 0)) or np.any(~(m1 >= 0)):
+        raise ValueError(f"`m` must lie in [0, 1] (with m1 = 1 - m >= 0), received m={m}.")
+    return m, m1
+
+
+# ----------------------------------------------------------------------------- special functions
+
+
+def _agm(m, m1):
+    """K(m) and D(m) = E(m) - m1 K(m) by the arithmetic-geometric mean (DLMF 19.8).
+
+    E = K (1 - sum 2^(n-1) c_n^2) with c_0^2 = m; D subtracts m1 K term by term, so it has no
+    cancellation for a nearly straight rope (m -> 0). c_(n+1) = c_n^2 / (4 a_(n+1)) avoids the
+    difference a_n - g_n. Works on floats and on arrays alike (scalars stay fast in solvers).
+    """
+    a, g, c2, tail, weight = 1.0, m1 ** 0.5, m, 0.0, 0.5
+    for _ in range(40):
+        a, g, c_prev2 = 0.5 * (a + g), (a * g) ** 0.5, c2
+        c2 = c_prev2 * c_prev2 / (16.0 * a * a)
+        weight *= 2.0
+        tail = tail + weight * c2  # sum over n >= 1 of 2^(n-1) c_n^2
+        if np.all(weight * c2 <= 1e-17 * (m + tail)):
+            break
+    k = np.pi / (2.0 * a)
+    return k, k * (0.5 * m - tail)
+
+
+def ellipk(m, m1=None):
+    """Complete elliptic integral of the first kind K(m), by the AGM.
+
+    Args:
+        m: parameter in [0, 1] (array-like).
+        m1: optional complementary parameter 1 - m; give it when m is close to 1.
+
+    Returns:
+        K(m) as an array (inf at m = 1).
+    """
+    m, m1 = _parameters(m, m1)
+    with np.errstate(divide="ignore"):
+        return np.where(m1 == 0, np.inf, _agm(m, m1)[0])
+
+
+def ellipe(m, m1=None):
+    """Complete elliptic integral of the second kind E(m) = D + m1 K, by the AGM (see ellipk)."""
+    m, m1 = _parameters(m, m1)
+    k, d = _agm(m, np.where(m1 == 0, 1.0, m1))
+    return np.where(m1 == 0, 1.0, d + m1 * k)
+
+
+def carlson_rf(x, y, z):
+    """Carlson's symmetric integral R_F(x, y, z) by duplication (Carlson 1995, DLMF 19.36.1).
+
+    Args:
+        x, y, z: non-negative arrays (broadcast), at most one of them zero.
+
+    Returns:
+        R_F = 1/2 int_0^inf dt / sqrt((t+x)(t+y)(t+z)), to a few ulp.
+    """
+    x0, y0, z0 = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, y, z)))
+    x, y, z = x0, y0, z0
+    a0 = (x + y + z) / 3.0
+    q = (3.0 * _EPS) ** (-1 / 6) * np.maximum.reduce([abs(a0 - x), abs(a0 - y), abs(a0 - z)])
+    a, scale = a0, 1.0
+    while np.any(scale * q >= abs(a)):
+        sx, sy, sz = np.sqrt(x), np.sqrt(y), np.sqrt(z)
+        lam = sx * sy + sx * sz + sy * sz
+        x, y, z, a = (x + lam) / 4, (y + lam) / 4, (z + lam) / 4, (a + lam) / 4
+        scale /= 4.0
+    dx, dy = scale * (a0 - x0) / a, scale * (a0 - y0) / a
+    dz = -(dx + dy)
+    e2, e3 = dx * dy - dz * dz, dx * dy * dz
+    return (1 - e2 / 10 + e3 / 14 + e2 * e2 / 24 - 3 * e2 * e3 / 44) / np.sqrt(a)
+
+
+def carlson_rd(x, y, z):
+    """Carlson's R_D(x, y, z) = R_J(x, y, z, z) by duplication (Carlson 1995, DLMF 19.36.2).
+
+    Args:
+        x, y: non-negative arrays, not both zero; z: positive array (broadcast).
+
+    Returns:
+        R_D = 3/2 int_0^inf dt / (sqrt((t+x)(t+y)) (t+z)^(3/2)).
+    """
+    x0, y0, z0 = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, y, z)))
+    x, y, z = x0, y0, z0
+    a0 = (x + y + 3 * z) / 5.0
+    q = (_EPS / 4) ** (-1 / 6) * np.maximum.reduce([abs(a0 - x), abs(a0 - y), abs(a0 - z)])
+    a, scale, tail = a0, 1.0, 0.0
+    while np.any(scale * q >= abs(a)):
+        sx, sy, sz = np.sqrt(x), np.sqrt(y), np.sqrt(z)
+        lam = sx * sy + sx * sz + sy * sz
+        tail = tail + scale / (sz * (z + lam))
+        x, y, z, a = (x + lam) / 4, (y + lam) / 4, (z + lam) / 4, (a + lam) / 4
+        scale /= 4.0
+    dx, dy = scale * (a0 - x0) / a, scale * (a0 - y0) / a
+    dz = -(dx + dy) / 3
+    xy, z2 = dx * dy, dz * dz
+    e2, e3, e4, e5 = xy - 6 * z2, (3 * xy - 8 * z2) * dz, 3 * (xy - z2) * z2, xy * z2 * dz
+    series = (1 - 3 * e2 / 14 + e3 / 6 + 9 * e2 * e2 / 88 - 3 * e4 / 22 - 9 * e2 * e3 / 52
+              + 3 * e5 / 26)
+    return scale * series / (a * np.sqrt(a)) + 3 * tail
+
+
+def _reduce_amplitude(phi):
+    """phi = n pi + rest with |rest| <= pi/2; returns n and sin, cos of rest."""
+    phi = np.asarray(phi, dtype=float)
+    n = np.round(phi / np.pi)
+    rest = phi - n * np.pi
+    return n, np.sin(rest), np.cos(rest)
+
+
+def ellipkinc(phi, m, m1=None):
+    """Incomplete integral of the first kind F(phi | m) = sin R_F(cos^2, 1 - m sin^2, 1).
+
+    1 - m sin^2 is formed as cos^2 + m1 sin^2, so nothing cancels when m is close to 1.
+    """
+    m, m1 = _parameters(m, m1)
+    n, s, c = _reduce_amplitude(phi)
+    rest = s * carlson_rf(c * c, c * c + m1 * s * s, 1.0)
+    return rest if not np.any(n) else rest + 2 * n * ellipk(m, m1)
+
+
+def ellipeinc(phi, m, m1=None):
+    """Incomplete integral of the second kind E(phi | m), in a form with positive terms only.
+
+    E = m1 s R_F(c^2, D^2, 1) + m m1 s^3 R_D(c^2, 1, D^2) / 3 + m s c / D, D^2 = c^2 + m1 s^2
+    (DLMF 19.25.10); the usual s R_F - m s^3 R_D / 3 loses digits when m is close to 1.
+    """
+    m, m1 = _parameters(m, m1)
+    n, s, c = _reduce_amplitude(phi)
+    delta2 = c * c + m1 * s * s
+    with np.errstate(invalid="ignore", divide="ignore"):
+        last = np.where(delta2 > 0, m * s * c / np.sqrt(delta2), 0.0)
+    rest = (m1 * s * carlson_rf(c * c, delta2, 1.0)
+            + m * m1 * s ** 3 * carlson_rd(c * c, 1.0, np.where(delta2 > 0, delta2, 1.0)) / 3
+            + last)
+    return rest if not np.any(n) else rest + 2 * n * ellipe(m, m1)
+
+
+def ellipj(u, m, m1=None):
+    """Jacobi sn, cn, dn by descending Landen (Gauss) transformations, DLMF 22.7.1-22.7.3.
+
+    Each step maps k to k_(n+1) = (1 - k')/(1 + k') = k^2/(1 + k')^2 and carries k' separately,
+    so m1 down to 1e-300 keeps its digits; at the bottom sn = sin, cn = cos, dn = 1 to O(k^2).
+    Going back up, dn = (1 - k + k cn^2)/(1 + k sn^2) with 1 - k = 2k'/(1 + k') avoids both the
+    0/0 of the amplitude-ratio formula at u = K and the cancellation of dn^2 - (1 - k).
+
+    Args:
+        u: argument (array-like).
+        m: parameter in [0, 1]; m1: optional 1 - m (pass it when m is close to 1).
+
+    Returns:
+        (sn, cn, dn) as arrays broadcast over u and m.
+    """
+    m, m1 = _parameters(m, m1)
+    u0 = np.asarray(u, dtype=float)
+    limit = m1 == 0  # m = 1: the Landen chain stands still; sn = tanh, cn = dn = sech
+    m, m1 = np.where(limit, 0.0, m), np.where(limit, 1.0, m1)
+    u, k, kp, steps = u0, np.sqrt(m), np.sqrt(m1), []
+    while np.any(k > 1e-8):
+        k, kp, one_minus = m / (1 + kp) ** 2, 2 * np.sqrt(kp) / (1 + kp), 2 * kp / (1 + kp)
+        m = k * k
+        steps.append((k, one_minus))
+        u = u / (1 + k)
+    sn, cn, dn = np.sin(u), np.cos(u), np.ones_like(u)
+    for k, one_minus in reversed(steps):
+        den = 1 + k * sn * sn
+        sn, cn, dn = (1 + k) * sn / den, cn * dn / den, (one_minus + k * cn * cn) / den
+    if np.any(limit):
+        sech = 1 / np.cosh(u0)
+        sn, cn, dn = np.where(limit, np.tanh(u0), sn), np.where(limit, sech, cn), np.where(
+            limit, sech, dn)
+    return sn, cn, dn
+
+
+def _bessel_j(order: int, x):
+    """J_0 or J_1 by the trapezoidal rule on J_n(x) = 1/(2 pi) int cos(n t - x sin t) dt.
+
+    The integrand is periodic and entire, so M equally spaced points are exact up to the
+    aliased terms J_(M-n)(x), negligible once M exceeds x by a few dozen.
+    """
+    x = np.asarray(x, dtype=float)
+    points = int(1.3 * np.max(np.abs(x), initial=0.0)) + 64
+    t = 2 * np.pi * np.arange(points) / points
+    return np.cos(order * t - x[..., None] * np.sin(t)).mean(axis=-1)
+
+
+def j0_zeros(n: int) -> np.ndarray:
+    """The first n positive zeros j_(0,k) of the Bessel function J_0.
+
+    McMahon's expansion (DLMF 10.21.19) gives each zero to ~1e-6 or better; Newton steps
+    j <- j + J_0(j)/J_1(j) on the trapezoidal J_0, J_1 finish the job.
+
+    Args:
+        n: how many zeros (>= 1).
+
+    Returns:
+        Array of shape (n,), increasing.
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"`n` must be an integer >= 1, received {n!r}.")
+    beta = (np.arange(1, n + 1) - 0.25) * np.pi
+    b8 = 8 * beta
+    zeros = beta + 1 / b8 - 124 / (3 * b8 ** 3) + 120928 / (15 * b8 ** 5)
+    for _ in range(3):
+        zeros = zeros + _bessel_j(0, zeros) / _bessel_j(1, zeros)
+    return zeros
+
+
+# ----------------------------------------------------------------------------- case 1: troposkein
+
+
+def _solve_logit(curve, target: float, start: float) -> tuple[float, float]:
+    """Solve curve(t) = target for t = ln(m/m1) by Newton inside a bisection bracket.
+
+    `curve(t, m, m1)` returns (value, d value / dt), increasing in t. Working in t keeps m and
+    m1 = 1 - m both to full relative precision: m = 1/(1 + e^-t), m1 = 1/(1 + e^t).
+    """
+    lo, hi, t = -80.0, 36.0, min(max(start, -79.0), 35.0)
+    for _ in range(100):
+        m, m1 = 1 / (1 + math.exp(-t)), 1 / (1 + math.exp(t))
+        value, slope = curve(m, m1)
+        lo, hi = (t, hi) if value < target else (lo, t)
+        step = (value - target) / slope
+        t_new = t - step if lo < t - step < hi else 0.5 * (lo + hi)
+        if abs(t_new - t) <= 2 * _EPS * max(1.0, abs(t)) or hi - lo < 4 * _EPS * abs(t):
+            break
+        t = t_new
+    if not -79.9 < t < 35.9:
+        raise ValueError("the rope is too close to straight or too long: no m in "
+                         "[1e-34, 1 - 2e-16] fits.")
+    return 1 / (1 + math.exp(-t)), 1 / (1 + math.exp(t))
+
+
+def _log_excess(m, m1):
+    """ln(L/d - 1) = ln(2 D/(m1 K)) and its t-derivative, using dD/dm = K/2, dK/dm = D/(2 m m1)."""
+    k, d = _agm(m, m1)
+    return math.log(2 * d / (m1 * k)), m * m1 * k / (2 * d) + m - d / (2 * k)
+
+
+def _log_radius(m, m1):
+    """ln(R/d) = ln(sqrt(m)/(m1 K)) and its t-derivative."""
+    k, d = _agm(m, m1)
+    return 0.5 * math.log(m) - math.log(m1 * k), 0.5 * m1 + m - d / (2 * k)
+
+
+@dataclass(frozen=True)
+class Troposkein:
+    """The troposkein r(z) = R sn(2Kz/d | m) of a rope spinning without gravity.
+
+    z runs along the axis from one end (z = 0) to the other (z = d); r is the distance from
+    the axis. Tensions scale with density * omega^2; the shape does not depend on omega.
+    """
+
+    length: float
+    span: float
+    omega: float
+    density: float
+    m: float
+    m1: float
+    K: float
+    E: float
+
+    @property
+    def max_radius(self) -> float:
+        """R = d sqrt(m) / (m1 K), reached at z = d/2."""
+        return self.span * math.sqrt(self.m) / (self.m1 * self.K)
+
+    @property
+    def _unit_tension(self) -> float:
+        """rho w^2 d^2 / (4 m1^2 K^2): the common factor of all tensions."""
+        return self.density * (self.omega * self.span / (2 * self.m1 * self.K)) ** 2
+
+    @property
+    def axial_force(self) -> float:
+        """H = rho w^2 d^2 / (4 m1 K^2): the constant axial tension component, pulling the ends."""
+        return self._unit_tension * self.m1
+
+    @property
+    def end_tension(self) -> float:
+        """Tension at the ends (on the axis), rho w^2 d^2 (1 + m) / (4 m1^2 K^2)."""
+        return self._unit_tension * (1 + self.m)
+
+    @property
+    def end_angle(self) -> float:
+        """Angle between the rope and the axis at an end, radians: tan = 2 sqrt(m) / m1."""
+        return math.atan2(2 * math.sqrt(self.m), self.m1)
+
+    @property
+    def end_angle_deg(self) -> float:
+        return math.degrees(self.end_angle)
+
+    @property
+    def moment_of_inertia(self) -> float:
+        """I = rho int r^2 ds = rho d R^2 (m1 R_D(0,1,m1)/3 + E) / (3 m1 K), cancellation-free."""
+        rd = float(carlson_rd(0.0, 1.0, self.m1))
+        bracket = self.m1 * rd / 3 + self.E  # ((1+m)E - m1 K)/m without the difference
+        return self.density * self.span * self.max_radius ** 2 * bracket / (3 * self.m1 * self.K)
+
+    @property
+    def kinetic_energy(self) -> float:
+        """I w^2 / 2 (the rope turns rigidly with the rod)."""
+        return 0.5 * self.moment_of_inertia * self.omega ** 2
+
+    def _u(self, z):
+        return 2 * self.K * np.asarray(z, dtype=float) / self.span
+
+    def __call__(self, z) -> np.ndarray:
+        """r(z) for z in [0, span]."""
+        return self.max_radius * ellipj(self._u(z), self.m, self.m1)[0]
+
+    def tension(self, z) -> np.ndarray:
+        """Tension T(z) = rho w^2 d^2 (2 dn^2 - m1) / (4 m1^2 K^2) along the rope."""
+        dn = ellipj(self._u(z), self.m, self.m1)[2]
+        return self._unit_tension * (2 * dn * dn - self.m1)
+
+    def sample(self, n: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+        """(z, r) at n points equally spaced along the axis."""
+        z = np.linspace(0.0, self.span, n)
+        return z, self(z)
+
+    def arc_length(self, z) -> np.ndarray:
+        """Arc length s(z) from the end z = 0, by the positive-term form of E(am u | m).
+
+        s = d/(2K) [u + 2m sn^3 R_D(cn^2, 1, dn^2)/3 + 2m sn cn/(m1 dn)] for u <= K, and by
+        symmetry s = L - s(2K - u) beyond the middle.
+        """
+        u = self._u(z)
+        mirror = u > self.K
+        u = np.where(mirror, 2 * self.K - u, u)
+        sn, cn, dn = ellipj(u, self.m, self.m1)
+        rd = carlson_rd(cn * cn, 1.0, dn * dn)
+        half = u + 2 * self.m * sn ** 3 * rd / 3 + 2 * self.m * sn * cn / (self.m1 * dn)
+        s = self.span * half / (2 * self.K)
+        return np.where(mirror, self.length - s, s)
+
+    def sample_by_arc_length(self, n: int = 1000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(s, z, r) at n points equally spaced along the rope.
+
+        z(s) is inverted by Newton's method (ds/dz = T/H > 0) started from interpolation in a
+        table of s(z); each Newton step is kept inside the rope.
+        """
+        s = np.linspace(0.0, self.length, n)
+        table = np.linspace(0.0, self.span, 257)
+        z = np.interp(s, self.arc_length(table), table)
+        for _ in range(30):
+            dn = ellipj(self._u(z), self.m, self.m1)[2]
+            slope = (2 * dn * dn - self.m1) / self.m1
+            step = (self.arc_length(z) - s) / slope
+            z = np.clip(z - step, 0.0, self.span)
+            if np.max(np.abs(step)) <= 4 * _EPS * self.span:
+                break
+        return s, z, self(z)
+
+
+def _check_troposkein_args(span, omega, density):
+    return _positive("span", span), _positive("omega", omega), _positive("density", density)
+
+
+def troposkein(length: float, span: float, omega: float = 1.0, density: float = 1.0
+               ) -> Troposkein:
+    """Shape and loads of a rope of `length` spinning about the axis through its ends.
+
+    Solves L/d = 1 + 2 D(m)/(m1 K(m)), with D = E - m1 K free of cancellation, for m.
+
+    Args:
+        length: rope length L (> span).
+        span: distance d between the two ends on the axis.
+        omega: angular speed (rad/s), only scales the loads.
+        density: mass per unit length.
+
+    Returns:
+        A `Troposkein`.
+
+    Raises:
+        ValueError/TypeError: non-positive, non-finite or non-numeric arguments; length <= span.
+    """
+    length = _positive("length", length)
+    span, omega, density = _check_troposkein_args(span, omega, density)
+    if length <= span:
+        raise ValueError(f"`length` must exceed `span` (a rope shorter than the distance "
+                         f"between its ends cannot be hung), received length={length!r}, "
+                         f"span={span!r}.")
+    excess = (length - span) / span
+    m, m1 = _solve_logit(_log_excess, math.log(excess), math.log(excess))
+    k, d = _agm(m, m1)
+    return Troposkein(length, span, omega, density, m, m1, k, d + m1 * k)
+
+
+def troposkein_from_radius(radius: float, span: float, omega: float = 1.0,
+                           density: float = 1.0) -> Troposkein:
+    """The inverse problem: the troposkein with a given maximum radius R (and its length).
+
+    Solves R/d = sqrt(m)/(m1 K(m)) for m; the returned object's `length` is the answer.
+    """
+    radius = _positive("radius", radius)
+    span, omega, density = _check_troposkein_args(span, omega, density)
+    ratio = radius / span
+    start = 2 * math.log(ratio * math.pi / 2) if ratio < 0.5 else math.log(ratio)
+    m, m1 = _solve_logit(_log_radius, math.log(ratio), start)
+    k, d = _agm(m, m1)
+    length = span * (1 + 2 * d / (m1 * k))
+    return Troposkein(length, span, omega, density, m, m1, k, d + m1 * k)
+
+
+# ----------------------------------------------------------------------------- ODE helper
+
+
+def _rk4(rhs, y0: np.ndarray, s_end: float, steps: int) -> np.ndarray:
+    """Classical Runge-Kutta on a fixed grid of `steps` steps; returns the states (steps+1, ...)."""
+    h, y, path = s_end / steps, np.asarray(y0, dtype=float), [np.asarray(y0, dtype=float)]
+    for i in range(steps):
+        s = i * h
+        k1 = rhs(s, y)
+        k2 = rhs(s + h / 2, y + h / 2 * k1)
+        k3 = rhs(s + h / 2, y + h / 2 * k2)
+        k4 = rhs(s + h, y + h * k3)
+        y = y + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+        path.append(y)
+    return np.array(path)
+
+
+# ----------------------------------------------------------------------------- case 2: gravity
+
+
+def collapse_gamma(length: float, span: float) -> float:
+    """End of the whirling branch with gravity along the rod: Gamma_c = 2 (L/d + 1) / j_(0,1)^2.
+
+    As Gamma = g/(w^2 d) grows, the lower strand ends up hanging straight down from the lower
+    end and the loop shrinks onto the folded hanging rope; the whirl vanishes when the upper
+    strand, of length (L + d)/2, reaches Kolodner's first critical speed. The amplitude decays
+    like exp(-c / (Gamma_c - Gamma)), so it is already invisible somewhat before Gamma_c.
+    """
+    return 2 * (length / span + 1) / float(j0_zeros(1)[0]) ** 2
+
+
+def _gravity_rhs(gamma: float, v0: float):
+    """Arc-length equations in units of d and rho w^2 d^2, with sensitivities to (h0, v0).
+
+    State: x, Tx, y, then d(x, Tx, y)/dh0 and d(x, Tx, y)/dv0. Tx' = -x (centrifugal),
+    Ty = v0 + Gamma s (gravity, exact), x' = Tx/T, y' = Ty/T.
+    """
+    def rhs(s, state):
+        x, tx, _, xh, txh, _, xv, txv, _ = state
+        ty = v0 + gamma * s
+        t2 = tx * tx + ty * ty
+        t = math.sqrt(t2)
+        a, b, c = ty * ty / (t * t2), -tx * ty / (t * t2), tx * tx / (t * t2)
+        return np.array([tx / t, -x, ty / t, a * txh, -xh, b * txh,
+                         a * txv + b, -xv, b * txv + c])
+    return rhs
+
+
+def _shoot(p, gamma: float, ell: float, steps: int) -> np.ndarray:
+    start = np.array([0.0, p[0], 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0])
+    return _rk4(_gravity_rhs(gamma, p[1]), start, ell, steps)
+
+
+def _newton_gravity(p, gamma: float, ell: float, steps: int):
+    """Newton on the end conditions x(L) = 0, y(L) = 1; None when it does not converge."""
+    for _ in range(40):
+        end = _shoot(p, gamma, ell, steps)[-1]
+        residual = np.array([end[0], end[2] - 1.0])
+        if not np.all(np.isfinite(end)) or p[0] <= 0:
+            return None
+        if np.max(np.abs(residual)) < 1e-13:
+            return p
+        jac = np.array([[end[3], end[6]], [end[5], end[8]]])
+        p = p - np.linalg.solve(jac, residual)
+    return None
+
+
+@dataclass(frozen=True)
+class GravityRope:
+    """A whirling rope with gravity along the rod: lower end at z = 0, upper end at z = span.
+
+    Arrays run along the rope from the lower end: arc length s, radius r, height z, tension.
+    """
+
+    length: float
+    span: float
+    omega: float
+    g: float
+    density: float
+    gamma: float
+    s: np.ndarray
+    r: np.ndarray
+    z: np.ndarray
+    tension: np.ndarray
+    end_forces: tuple  # (horizontal, vertical) force the rope applies at its lower end
+
+    @property
+    def bottom_tension(self) -> float:
+        return float(self.tension[0])
+
+    @property
+    def top_tension(self) -> float:
+        return float(self.tension[-1])
+
+    @property
+    def vertical_end_forces(self) -> tuple[float, float]:
+        """Upward force the rope takes from the (lower, upper) support: (T y')(0), (T y')(L)."""
+        scale = self.density * (self.omega * self.span) ** 2
+        return self.end_forces[1] * scale, (self.end_forces[1] + self.gamma * self.length
+                                            / self.span) * scale
+
+    @property
+    def max_radius(self) -> float:
+        return float(np.max(self.r))
+
+
+def rope_with_gravity(length: float, span: float, omega: float, g: float = 9.81,
+                      density: float = 1.0, steps: int = 1000) -> GravityRope:
+    """Whirling rope with gravity along the rod, by continuation in Gamma from the troposkein.
+
+    Shooting from the lower end: the unknown end forces (h0, v0) are corrected by Newton's
+    method (exact Jacobian from the sensitivity equations) on x(L) = 0, y(L) = d, while
+    Gamma = g/(omega^2 d) is raised from 0 in adaptive steps.
+
+    Args:
+        length, span: rope length L > d and distance d of the ends, lower end below.
+        omega: angular speed; g: gravity (>= 0); density: mass per unit length.
+        steps: Runge-Kutta steps along the rope.
+
+    Returns:
+        A `GravityRope`.
+
+    Raises:
+        ValueError: bad arguments; Gamma >= collapse_gamma (no whirling equilibrium exists on
+            the branch); or Gamma so close to it that the whirl is below the solver's resolution.
+    """
+    base = troposkein(length, span, omega, density)
+    g = _positive("g", g, allow_zero=True)
+    gamma, ell, end = g / (omega * omega * span), length / span, collapse_gamma(length, span)
+    if gamma >= end:
+        raise ValueError(f"no whirling equilibrium: Gamma = g/(omega^2 span) = {gamma:.6g} is "
+                         f"at or past the branch end Gamma_c = {end:.6g} for L/d = {ell:.6g}; "
+                         f"raise `omega` above {math.sqrt(g / (end * span)):.6g}.")
+    unit = 4 * base.m1 * base.K ** 2  # troposkein end forces in units of rho w^2 d^2
+    p = np.array([2 * math.sqrt(base.m) / (base.m1 * unit), 1 / unit])
+    done, step = 0.0, gamma
+    while done < gamma:
+        trial = min(gamma, done + step)
+        found = _newton_gravity(p, trial, ell, steps)
+        if found is not None:
+            p, done, step = found, trial, 2 * step
+        else:
+            step /= 4
+            if step < 1e-7:
+                break
+    for _ in range(3):  # near the branch end the tension nearly vanishes: refine the grid
+        check = _shoot(p, gamma, ell, 2 * steps)[-1]
+        if done < gamma or max(abs(check[0]), abs(check[2] - 1)) < 1e-9:
+            break
+        steps *= 2
+        p = _newton_gravity(p, gamma, ell, steps)
+        if p is None:
+            done = 0.0
+    path = None if done < gamma else _shoot(p, gamma, ell, steps)
+    if path is None or max(abs(check[0]), abs(check[2] - 1)) > 1e-9 or np.max(path[:, 0]) < 1e-3:
+        raise ValueError(f"Gamma = g/(omega^2 span) = {gamma:.6g} is too close to the branch end "
+                         f"Gamma_c = {end:.6g}: the whirl has nearly collapsed onto the folded "
+                         f"hanging rope and cannot be resolved; raise `omega`.")
+    s = np.linspace(0.0, length, steps + 1)
+    tx, ty = path[:, 1], p[1] + gamma * s / span
+    tension = density * (omega * span) ** 2 * np.hypot(tx, ty)
+    return GravityRope(length, span, omega, g, density, gamma, s, path[:, 0] * span,
+                       path[:, 2] * span, tension, (float(p[0]), float(p[1])))
+
+
+# ----------------------------------------------------------------------------- case 3: Kolodner
+
+
+def critical_speeds(length: float, g: float = 9.81, n: int = 3) -> np.ndarray:
+    """Kolodner's critical speeds w_k = (j_(0,k)/2) sqrt(g/L), k = 1..n, of a hanging rope.
+
+    Linearised about the vertical, the rope (tension rho g s at height s above the free end)
+    obeys (s x')' + (w^2/g) x = 0, whose regular solution is J_0(2 w sqrt(s/g)); the fixed top
+    x(L) = 0 picks the zeros of J_0.
+    """
+    length, g = _positive("length", length), _positive("g", g)
+    return j0_zeros(n) / 2 * math.sqrt(g / length)
+
+
+def _kolodner_rhs(lam: float):
+    """Units of L and rho g L, s from the free end: x' = eta/T, eta' = -lam x, z' = s/T."""
+    def rhs(s, state):
+        x, eta, _ = state
+        if s == 0.0:  # free end: T = 0; the limit of eta/T with eta ~ -lam x s
+            root = np.sqrt(1 + (lam * x) ** 2)
+            return np.array([-lam * x / root, -lam * x, 1 / root])
+        t = np.sqrt(eta * eta + s * s)
+        return np.array([eta / t, -lam * x, s / t])
+    return rhs
+
+
+def _kolodner_paths(amplitude, lam: float, steps: int) -> np.ndarray:
+    amplitude = np.atleast_1d(np.asarray(amplitude, dtype=float))
+    start = np.stack([amplitude, np.zeros_like(amplitude), np.zeros_like(amplitude)])
+    return _rk4(_kolodner_rhs(lam), start, 1.0, steps)  # (steps+1, 3, batch)
+
+
+def _crossings(x: np.ndarray) -> np.ndarray:
+    """Sign changes along axis 0, the ends excluded."""
+    inner = np.sign(x[1:-1])
+    return np.sum(inner[1:] * inner[:-1] < 0, axis=0)
+
+
+@dataclass(frozen=True)
+class WhirlingMode:
+    """Whirling mode of a heavy rope hanging from the rod, lower end free (Kolodner 1955).
+
+    Arrays run from the suspension point down: arc length s, signed distance r from the axis
+    (in the rope's rotating plane), depth below the suspension point.
+    """
+
+    length: float
+    omega: float
+    g: float
+    density: float
+    mode: int
+    s: np.ndarray
+    r: np.ndarray
+    depth: np.ndarray
+    top_tension: float
+
+    @property
+    def free_end_radius(self) -> float:
+        return float(self.r[-1])
+
+    @property
+    def axis_crossings(self) -> int:
+        return int(_crossings(self.r[:, None])[0])
+
+
+def whirling_mode(length: float, omega: float, g: float = 9.81, mode: int = 1,
+                  density: float = 1.0, steps: int = 1000) -> WhirlingMode:
+    """Nonlinear whirling mode `mode` of a heavy rope hanging from the spinning rod.
+
+    Shooting from the free end on its distance a from the axis: a scan over a finds the sign
+    change of x(top; a) whose shape crosses the axis mode - 1 times, then the Illinois method
+    refines it.
+
+    Args:
+        length: rope length; omega: angular speed, above critical_speeds(...)[mode - 1];
+        g: gravity; mode: 1, 2, ...; density: mass per unit length; steps: Runge-Kutta steps.
+
+    Returns:
+        A `WhirlingMode`.
+
+    Raises:
+        ValueError: bad arguments, mode < 1, or omega at or below the mode's critical speed.
+    """
+    length, omega = _positive("length", length), _positive("omega", omega)
+    g, density = _positive("g", g), _positive("density", density)
+    if isinstance(mode, bool) or not isinstance(mode, (int, np.integer)) or mode < 1:
+        raise ValueError(f"`mode` must be an integer >= 1, received {mode!r}.")
+    critical = float(critical_speeds(length, g, mode)[-1])
+    if omega <= critical * (1 + 1e-9):
+        raise ValueError(f"`omega` must exceed the critical speed of mode {mode}, "
+                         f"{critical:.10g} rad/s, received {omega!r}: below it the rope "
+                         f"hangs on the axis.")
+    lam = omega * omega * length / g
+    grid = np.concatenate([np.geomspace(1e-8, 1e-2, 30), np.linspace(0.011, 0.989, 140),
+                           1 - np.geomspace(1e-2, 1e-12, 30)])  # mode 1 nears a = 1 when fast
+    paths = _kolodner_paths(grid, lam, steps // 4)
+    top, crossings = paths[-1, 0], _crossings(paths[:, 0])
+    change = np.nonzero((np.sign(top[1:]) != np.sign(top[:-1]))
+                        & (np.minimum(crossings[1:], crossings[:-1]) == mode - 1))[0]
+    if len(change) == 0:
+        raise ValueError(f"no whirling mode {mode} found for omega={omega!r} (scan failed).")
+    lo, hi = grid[change[0]], grid[change[0] + 1]
+    f_lo, f_hi = (_kolodner_paths(v, lam, steps)[-1, 0, 0] for v in (lo, hi))
+    for _ in range(100):  # Illinois variant of regula falsi: the root stays in [lo, hi]
+        mid = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
+        f_mid = _kolodner_paths(mid, lam, steps)[-1, 0, 0]
+        if f_mid * f_hi < 0:
+            lo, f_lo = hi, f_hi
+        else:
+            f_lo /= 2
+        hi, f_hi = mid, f_mid
+        if abs(hi - lo) <= 4 * _EPS * hi or f_mid == 0:
+            break
+    path = _kolodner_paths(hi, lam, steps)[::-1, :, 0]  # from the top down
+    s = np.linspace(0.0, length, steps + 1)
+    top_tension = density * g * length * math.hypot(path[0, 1], 1.0)
+    return WhirlingMode(length, omega, g, density, mode, s, path[:, 0] * length,
+                        (path[0, 2] - path[:, 2]) * length, top_tension)
+
+
+# ----------------------------------------------------------------------------- plots and CLI
+
+
+def plot_curves(curves, path, title: str = "", vertical: str = "z") -> Path:
+    """Draw ropes as (r, z, label) triples, each with its mirror image, to a PNG file.
+
+    The mirror (dashed) is the same rope half a turn later, so the pair outlines the surface
+    the spinning rope sweeps. matplotlib is imported here, without pyplot or backend switches.
+
+    Args:
+        curves: iterable of (r, z, label) with r, z arrays of the same length.
+        path: output file; its suffix must be .png.
+        title: figure title; vertical: label of the vertical axis.
+
+    Returns:
+        The path written.
+    """
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise ValueError(f"`path` must end in .png, received {str(path)!r}.")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 6), dpi=100)
+    ax = fig.add_subplot()
+    for r, z, label in curves:
+        (line,) = ax.plot(r, z, label=label)
+        ax.plot(-np.asarray(r), z, "--", color=line.get_color(), alpha=0.4)
+    ax.axvline(0.0, color="k", lw=0.8)
+    ax.set_aspect("equal")
+    ax.set_xlabel("distance from the axis")
+    ax.set_ylabel(vertical)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.savefig(path)
+    return path
+
+
+def _table(ratios=(1.05, 1.5, 2.0, 3.0, 5.0)) -> list[str]:
+    """Key numbers per L/d, in units of d and rho w^2 d^2 (and rho d^3 for I)."""
+    lines = [f"{'L/d':>6} {'m':>10} {'R/d':>9} {'end angle':>9} {'H':>9} {'T_end':>9} "
+             f"{'I':>9} {'Gamma_c':>8}"]
+    for ratio in ratios:
+        t = troposkein(ratio, 1.0)
+        lines.append(f"{ratio:6.3g} {t.m:10.6f} {t.max_radius:9.5f} {t.end_angle_deg:8.3f}d "
+                     f"{t.axial_force:9.5f} {t.end_tension:9.5f} {t.moment_of_inertia:9.5f} "
+                     f"{collapse_gamma(ratio, 1.0):8.4f}")
+    return lines
+
+
+def _demo(out=None) -> list[str]:
+    """The default run: the table, Kolodner's speeds, and (with `out`) three figures."""
+    lines = _table()
+    lines.append("Hanging rope, L = 1 m, g = 9.81: critical speeds (rad/s) "
+                 + ", ".join(f"{w:.5f}" for w in critical_speeds(1.0, 9.81, 4)))
+    if out is None:
+        return lines
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    shapes = [(*troposkein(r, 1.0).sample(400)[::-1], f"L/d = {r:g}") for r in (1.2, 1.5, 2, 3)]
+    plot_curves(shapes, out / "troposkein.png", "Troposkein, no gravity (d = 1)")
+    family = []
+    for gamma in (0.0, 0.2, 0.4, 0.6, 0.8):
+        rope = rope_with_gravity(2.0, 1.0, 1.0, g=gamma, steps=400)
+        family.append((rope.r, rope.z, f"Gamma = {gamma:g}"))
+    plot_curves(family, out / "gravity.png", f"L/d = 2 with gravity (collapse at Gamma_c = "
+                f"{collapse_gamma(2.0, 1.0):.4f})")
+    omega = 1.1 * float(critical_speeds(1.0, 9.81, 3)[-1])
+    modes = [whirling_mode(1.0, omega, 9.81, k, steps=400) for k in (1, 2, 3)]
+    plot_curves([(w.r, -w.depth, f"mode {w.mode}") for w in modes], out / "hanging.png",
+                f"Hanging rope, L = 1 m, omega = {omega:.3f} rad/s", "height below the top")
+    lines.append(f"figures written to {out}/troposkein.png, gravity.png, hanging.png")
+    return lines
+
+
+def main(argv=None) -> None:
+    """Command line: one rope's key numbers (--length/--span), or the demo table and figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--length", type=float, help="rope length L (with --span)")
+    parser.add_argument("--span", type=float, default=1.0, help="distance d of the ends")
+    parser.add_argument("--omega", type=float, default=1.0, help="angular speed, rad/s")
+    parser.add_argument("--density", type=float, default=1.0, help="mass per unit length")
+    parser.add_argument("--g", type=float, default=0.0, help="gravity along the rod (case 2)")
+    parser.add_argument("--png", help="draw this rope to a PNG file")
+    parser.add_argument("--out", help="directory for the demo figures")
+    args = parser.parse_args(argv)
+    if args.length is None:
+        print("\n".join(_demo(args.out)))
+        return
+    try:
+        t = troposkein(args.length, args.span, args.omega, args.density)
+        rope = rope_with_gravity(args.length, args.span, args.omega, args.g,
+                                 args.density) if args.g > 0 else None
+    except (TypeError, ValueError) as err:
+        parser.error(str(err))
+    print(f"troposkein: m = {t.m:.15g}, m1 = {t.m1:.15g}, max radius = {t.max_radius:.12g}, "
+          f"end angle = {t.end_angle_deg:.10g} deg\n  axial force = {t.axial_force:.10g}, "
+          f"end tension = {t.end_tension:.10g}, moment of inertia = "
+          f"{t.moment_of_inertia:.10g}, kinetic energy = {t.kinetic_energy:.10g}")
+    curves = [(*t.sample(400)[::-1], "troposkein")]
+    if rope is not None:
+        print(f"with gravity: Gamma = {rope.gamma:.6g} (collapse at "
+              f"{collapse_gamma(args.length, args.span):.6g}), max radius = "
+              f"{rope.max_radius:.10g}, tension bottom/top = {rope.bottom_tension:.10g} / "
+              f"{rope.top_tension:.10g}")
+        curves.append((rope.r, rope.z, f"g = {args.g:g}"))
+    if args.png:
+        print(f"wrote {plot_curves(curves, args.png, f'L = {args.length:g}, d = {args.span:g}')}")
+
+
+if __name__ == "__main__":
+    main()
