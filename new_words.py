@@ -56,6 +56,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
@@ -77,23 +78,30 @@ class Word(NamedTuple):
     score: float | None
 
 
+@lru_cache(maxsize=1)
+def _word_table() -> np.ndarray:
+    """table[c]: code point c is a word character; every code point past the end is not."""
+    table = np.zeros(_CJK[-1][1] + 2, bool)
+    for lo, hi in (*_CJK, (48, 57), (65, 90), (97, 122)):
+        table[lo:hi + 1] = True
+    return table
+
+
 def _code_points(block: str) -> tuple[np.ndarray, np.ndarray]:
-    """Normalised code points of `block` and the mask of word characters (CJK/ASCII alnum)."""
+    """Normalised code points of `block` and the mask of its word characters. (U+3000 needs
+    no mapping: it is a separator like the space it normalises to.)"""
     cp = np.frombuffer(block.encode("utf-32-le", "surrogatepass"), np.uint32).astype(np.int32)
-    full = (cp >= 0xFF01) & (cp <= 0xFF5E)
-    cp[full] -= 0xFEE0  # full-width ASCII -> ASCII
-    cp[cp == 0x3000] = 0x20  # ideographic space -> space
-    alnum = ((cp >= 48) & (cp <= 57)) | (((cp | 32) >= 97) & ((cp | 32) <= 122))
-    word = alnum.copy()
-    for lo, hi in _CJK:
-        word |= (cp >= lo) & (cp <= hi)
-    return cp, word
+    full = (cp - 0xFF01).astype(np.uint32) <= 0xFF5E - 0xFF01  # U+FF01..FF5E in one compare
+    cp = np.where(full, cp - 0xFEE0, cp)
+    table = _word_table()
+    return cp, table[np.minimum(cp, len(table) - 1)]
 
 
-def _to_codes(block: str, ascii_vocab: dict[str, int] | None) -> np.ndarray:
-    """Unit codes of a block: 0 for separators, a code point or an ASCII-run code otherwise."""
-    cp, word = _code_points(block)
-    codes = np.where(word, cp, 0)
+def _to_codes(cp: np.ndarray, word: np.ndarray, ascii_vocab: dict[str, int] | None):
+    """Unit codes of a block, closed by a separator: 0 for separators, a code point or
+    (ascii_units) the code of an ASCII run otherwise."""
+    codes = np.zeros(len(cp) + 1, np.int32)
+    codes[:-1] = np.where(word, cp, 0)
     if ascii_vocab is None:
         return codes
     # one unit per ASCII run: the run's first position gets its code, the rest is dropped
@@ -135,13 +143,13 @@ def _chunks(source: list, size: int, encoding: str,
         carry = ""
         for block in _blocks(item, size, encoding):
             text = carry + block
-            _, word = _code_points(text)
-            cut = len(word) - int(np.argmax(word[::-1] == 0)) if (~word).any() else 0
+            cp, word = _code_points(text)
+            cut = len(word) - int(np.argmax(~word[::-1])) if not word.all() else 0
             carry = text[cut:]  # the unfinished piece waits for the next block
             if cut:
-                yield np.append(_to_codes(text[:cut], ascii_vocab), 0)
+                yield _to_codes(cp[:cut], word[:cut], ascii_vocab)
         if carry:
-            yield np.append(_to_codes(carry, ascii_vocab), 0)
+            yield _to_codes(*_code_points(carry), ascii_vocab)
 
 
 def _map(fn: Callable, chunks: Iterator[np.ndarray], workers: int) -> Iterator:
@@ -177,6 +185,8 @@ def _lookup(table: np.ndarray, keys: np.ndarray, ok: np.ndarray) -> np.ndarray:
     if len(table) == 0:
         return rank
     where = np.flatnonzero(ok)
+    order = np.argsort(keys[where])  # sorted queries search several times faster
+    where = where[order]
     query = keys[where]
     pos = np.searchsorted(table, query)
     hit = table[np.minimum(pos, len(table) - 1)] == query
