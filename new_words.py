@@ -328,6 +328,8 @@ def _check_args(texts, min_count, order, thresholds, chunk_size, workers, encodi
         thresholds = tuple(float(t) for t in thresholds)
     except (TypeError, ValueError):
         raise ValueError(f"`thresholds` must be numbers, got {thresholds!r}") from None
+    if any(t != t for t in thresholds):
+        raise ValueError(f"`thresholds` must not be NaN, got {thresholds}")
     if len(thresholds) != order - 1:
         raise ValueError(f"`thresholds` must have order - 1 = {order - 1} values (for lengths "
                          f"2..{order}), got {len(thresholds)}: {thresholds}")
@@ -527,15 +529,19 @@ def main(argv: list[str] | None = None) -> int:
         print("error: give one or more CORPUS files (there is no default corpus); see --help",
               file=sys.stderr)
         return 2
-    started = time.time()
+    started, total = time.time(), [0]
 
-    def progress(number, passes, done):
+    def progress(number, passes, done):  # one line on stderr, rewritten after each chunk
+        total[0] = done if number == 1 else total[0]
+        share = f" ({100 * done / total[0]:.0f}%)" if number > 1 and total[0] else ""
         if not args.quiet:
-            print(f"\rpass {number}/{passes}: {done / 1e6:.1f}M characters, "
-                  f"{time.time() - started:.0f}s", end="", file=sys.stderr, flush=True)
+            print(f"\rpass {number}/{passes}: {done / 1e6:.1f}M characters{share}, "
+                  f"{time.time() - started:.0f}s ", end="", file=sys.stderr, flush=True)
     try:
         thresholds = None if args.thresholds is None else [
             float(t) for t in args.thresholds.split(",")]
+        if args.out and not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
+            raise FileNotFoundError(f"output folder does not exist: {args.out}")
         exclude = []
         if args.exclude:
             lines = args.exclude.read_text(encoding="utf-8").splitlines()

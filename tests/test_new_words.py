@@ -301,6 +301,11 @@ def test_cli_errors_leave_no_file(tmp_path, capsys):
     assert new_words.main([str(bad), "-o", str(out), "--quiet"]) == 1
     assert "byte offset 3" in capsys.readouterr().err
     assert new_words.main([str(bad), "-o", str(out), "--order", "1"]) == 1
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("中国", encoding="utf-8")
+    assert new_words.main([str(corpus), "-o", str(tmp_path / "no" / "w.tsv")]) == 1
+    assert "output folder" in capsys.readouterr().err
+    corpus.unlink()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.txt"]
 
 
