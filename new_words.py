@@ -29,15 +29,25 @@ The algorithm, step by step (every count is exact):
 
 The 2019 script counted with KenLM, which pads sentences with <s>/</s> and derives lower-order
 counts from pruned higher-order ones; here every count is exact, which is what the tests
-check against a brute-force reference.  A corpus is read ``order + 1`` times in blocks of
-``chunk_size`` (characters of a string, bytes of a file), so files larger than memory work
-and the result does not depend on the block size nor on the number of worker threads.
+check against a brute-force reference.
+
+How it is computed: characters become integer ids (frequent ones 1..V, 0 for the rest); a
+k-gram is the integer key rank(its (k-1)-gram prefix) * (V + 1) + id(last character), so
+counting is a numpy sort of the keys of a block, tables of several blocks merge by sorting,
+and the rank of every position's k-gram is found by a search in the sorted table.  The
+re-segmentation marks the gaps under each cohesive n-gram with array shifts, and segments of
+length <= n are counted with `np.bincount` over ranks.  The corpus is read ``order + 1``
+times in blocks of ``chunk_size`` (characters of a str, bytes of a file), so files larger
+than memory work, and the result does not depend on the block size nor on the threads.
 
 Usage::
 
-    from new_words import discover
-    words = discover(["report.txt"], min_count=8)          # str = text, Path = file
-    python new_words.py corpus.txt -o words.tsv --min-count 8 --format jieba
+    from pathlib import Path
+    from new_words import discover, write_words
+    words = discover([Path("corpus.txt")], min_count=8)   # a str is text, a Path a file
+    write_words(words, "words.tsv")                       # word, count, log cohesion
+
+    python new_words.py corpus.txt -o words.txt --min-count 8 --format jieba
 
 Requires Python >= 3.10 and numpy.  Copy this file into your project; keep this header.
 Licence: MIT.
@@ -140,16 +150,18 @@ def _chunks(source: list, size: int, encoding: str,
             ascii_vocab: dict[str, int] | None) -> Iterator[np.ndarray]:
     """Unit-code chunks that end with a separator (0), so no piece spans two chunks."""
     for item in source:
-        carry = ""
+        pending = []  # (code points, word mask) of the unfinished piece at the end
         for block in _blocks(item, size, encoding):
-            text = carry + block
-            cp, word = _code_points(text)
-            cut = len(word) - int(np.argmax(~word[::-1])) if not word.all() else 0
-            carry = text[cut:]  # the unfinished piece waits for the next block
-            if cut:
-                yield _to_codes(cp[:cut], word[:cut], ascii_vocab)
-        if carry:
-            yield _to_codes(*_code_points(carry), ascii_vocab)
+            cp, word = _code_points(block)
+            if word.all():  # no separator: the piece goes on in the next block
+                pending.append((cp, word))
+                continue
+            cut = len(word) - int(np.argmax(~word[::-1]))  # just after the last separator
+            parts = [*pending, (cp[:cut], word[:cut])]
+            yield _to_codes(*map(np.concatenate, zip(*parts, strict=True)), ascii_vocab)
+            pending = [(cp[cut:], word[cut:])]
+        if sum(len(cp) for cp, _ in pending):
+            yield _to_codes(*map(np.concatenate, zip(*pending, strict=True)), ascii_vocab)
 
 
 def _map(fn: Callable, chunks: Iterator[np.ndarray], workers: int) -> Iterator:
@@ -230,6 +242,18 @@ def _merge(parts: list) -> tuple[np.ndarray, np.ndarray]:
         return parts[0]
     return _unique_counts(np.concatenate([p[0] for p in parts]),
                           np.concatenate([p[1] for p in parts]))
+
+
+def _merge_all(tables: Iterable[tuple[np.ndarray, np.ndarray]]):
+    """Merge the tables of all chunks, merging as they come to bound the pending memory."""
+    parts, size = [], 0
+    for table in tables:
+        parts.append(table)
+        size += len(table[0])
+        if size > 2 * len(parts[0][0]) + (1 << 22):
+            parts = [_merge(parts)]
+            size = len(parts[0][0])
+    return _merge(parts) if parts else (np.empty(0, np.int64), np.empty(0, np.int64))
 
 
 def _level(keys: np.ndarray, counts: np.ndarray, levels: list[_Level], base: int,
@@ -314,7 +338,7 @@ def _count_segments(ids, ranks, cohesive, order, sizes):
 
 # ---------------------------------------------------------------- public API
 
-def _check_args(texts, min_count, order, thresholds, chunk_size, workers, encoding):
+def _check_args(texts, min_count, order, thresholds, chunk_size, workers, encoding, exclude):
     """Validate the arguments of discover(); return (source list, thresholds tuple)."""
     for name, value, low in (("min_count", min_count, 1), ("order", order, 2),
                              ("chunk_size", chunk_size, 1), ("workers", workers, 1)):
@@ -337,6 +361,8 @@ def _check_args(texts, min_count, order, thresholds, chunk_size, workers, encodi
         codecs.lookup(encoding)
     except LookupError:
         raise ValueError(f"`encoding` must be a known codec, got {encoding!r}") from None
+    if isinstance(exclude, str):
+        raise TypeError(f"`exclude` must be a collection of words, got the str {exclude!r}")
     source = [texts] if isinstance(texts, (str, os.PathLike)) else texts
     if not isinstance(source, Iterable) or iter(source) is source:
         raise TypeError("`texts` must be a str, a path, or a re-readable collection of them "
@@ -381,7 +407,7 @@ def discover(texts: str | os.PathLike | Iterable[str | os.PathLike], min_count: 
         FileNotFoundError: a corpus file does not exist (checked before any work).
     """
     source, thresholds = _check_args(texts, min_count, order, thresholds, chunk_size, workers,
-                                     encoding)
+                                     encoding, exclude)
     vocab = {} if ascii_units else None
 
     def passes(number, fn):  # one pass over the corpus: fn on each chunk, in order
@@ -415,15 +441,7 @@ def discover(texts: str | os.PathLike | Iterable[str | os.PathLike], min_count: 
             ranks = _ranks(ids, levels, k - 1, base)
             keys, ok = _candidates(ranks[k - 1], ids, k, base)
             return ids, _unique_counts(keys[ok])
-        parts, size = [], 0
-        for table in passes(k, count):
-            parts.append(table)
-            size += len(table[0])
-            if size > 2 * len(parts[0][0]) + (1 << 22):  # bound the memory of pending tables
-                parts = [_merge(parts)]
-                size = len(parts[0][0])
-        keys, counts = _merge(parts) if parts else (empty, empty)
-        levels.append(_level(keys, counts, levels, base, min_count))
+        levels.append(_level(*_merge_all(passes(k, count)), levels, base, min_count))
 
     scores = [None, None] + [_cohesion(levels, k, total) for k in range(2, order + 1)]
     cohesive = [None, None] + [scores[k] >= thresholds[k - 2] for k in range(2, order + 1)]

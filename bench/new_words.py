@@ -8,7 +8,7 @@ the word list; interpreter start and imports excluded) and its peak resident mem
 Methods (all at the same min count):
     new_words          discover([file]) streaming in blocks, 1 thread
     new_words-2t       the same with workers=2
-    new_words-oneshot  discover(whole text as one str, one block)
+    new_words-str      discover(whole text read into one str), in blocks of 2M characters
     python             the same algorithm with dicts and loops, two passes over the file lines
     smoothnlp          SmoothNLP 0.4.0 extract_phrase(lines, max_n=4, min_freq=min_count):
                        PMI + entropy, a different algorithm (its own preprocessing; prunes
@@ -42,7 +42,7 @@ REPO = Path(__file__).resolve().parent.parent
 FULL_WIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 PIECE = re.compile("[\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
                    "\U00020000-\U000323afA-Za-z0-9]+")
-METHODS = ["new_words", "new_words-2t", "new_words-oneshot", "python", "smoothnlp"]
+METHODS = ["new_words", "new_words-2t", "new_words-str", "python", "smoothnlp"]
 
 
 # ---------------------------------------------------------------- pure-Python reference
@@ -93,9 +93,8 @@ def run_child(method: str, path: Path, min_count: int) -> dict:
         words = [w.word for w in new_words.discover([path], min_count)]
     elif method == "new_words-2t":
         words = [w.word for w in new_words.discover([path], min_count, workers=2)]
-    elif method == "new_words-oneshot":
-        text = path.read_text(encoding="utf-8")
-        words = [w.word for w in new_words.discover(text, min_count, chunk_size=len(text))]
+    elif method == "new_words-str":
+        words = [w.word for w in new_words.discover(path.read_text(encoding="utf-8"), min_count)]
     elif method == "python":
         words = [w[0] for w in python_reference(path, min_count)]
     else:

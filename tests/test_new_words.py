@@ -240,6 +240,8 @@ def test_bad_texts():
         discover([b"bytes"])
     with pytest.raises(TypeError, match="min_count"):
         discover("中国", min_count=2.5)
+    with pytest.raises(TypeError, match="exclude"):
+        discover("中国", exclude="中国")
     with pytest.raises(FileNotFoundError, match="nope.txt"):
         discover(["中国", Path("nope.txt")])
 
