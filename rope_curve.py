@@ -529,7 +529,7 @@ def _shoot(p, gamma: float, ell: float, steps: int) -> np.ndarray:
 
 def _newton_gravity(p, gamma: float, ell: float, steps: int):
     """Newton on the end conditions x(L) = 0, y(L) = 1; None when it does not converge."""
-    for _ in range(40):
+    for _ in range(12):  # from a continuation guess Newton needs 3-6 steps
         end = _shoot(p, gamma, ell, steps)[-1]
         residual = np.array([end[0], end[2] - 1.0])
         if not np.all(np.isfinite(end)) or p[0] <= 0:
@@ -617,7 +617,7 @@ def rope_with_gravity(length: float, span: float, omega: float, g: float = 9.81,
             p, done, step = found, trial, 2 * step
         else:
             step /= 4
-            if step < 1e-7:
+            if step < 1e-4 * gamma:
                 break
     for _ in range(3):  # near the branch end the tension nearly vanishes: refine the grid
         check = _shoot(p, gamma, ell, 2 * steps)[-1]

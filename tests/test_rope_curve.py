@@ -1,0 +1,427 @@
+"""Tests for rope_curve.py against mpmath, scipy and independent solvers written here."""
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import mpmath as mp
+import numpy as np
+import pytest
+from scipy.integrate import solve_bvp, solve_ivp
+from scipy.optimize import fsolve
+from scipy.special import j0, jn_zeros
+
+import rope_curve as rc
+
+REPO = Path(__file__).resolve().parent.parent
+mp.mp.dps = 40
+J01 = 2.404825557695772768621631879  # first zero of J0 (DLMF table 10.21.1)
+
+# m1 = 1 - m values from a round rope down to m1 = 1e-15 (passed separately, as in the file)
+M1_VALUES = [1.0, 1 - 1e-12, 1 - 1e-6, 0.9, 0.5, 0.1, 1e-3, 1e-6, 1e-9, 1e-12, 1e-15]
+
+
+def _m(m1):
+    """(float m, float m1, mpf m) with m taken as exactly 1 - m1 in high precision."""
+    m_mp = 1 - mp.mpf(m1)
+    return float(m_mp), m1, m_mp
+
+
+# ----------------------------------------------------------------------------- special functions
+
+
+@pytest.mark.parametrize("m1", M1_VALUES)
+def test_complete_integrals_match_mpmath(m1):
+    m, m1, m_mp = _m(m1)
+    np.testing.assert_allclose(rc.ellipk(m, m1), float(mp.ellipk(m_mp)), rtol=1e-14)
+    np.testing.assert_allclose(rc.ellipe(m, m1), float(mp.ellipe(m_mp)), rtol=1e-14)
+    # D = E - m1 K, the quantity behind L/d - 1: no cancellation for a nearly straight rope
+    d_ref = float(mp.ellipe(m_mp) - mp.mpf(m1) * mp.ellipk(m_mp))
+    np.testing.assert_allclose(rc._agm(m, m1)[1], d_ref, rtol=1e-14)
+
+
+@pytest.mark.parametrize("m", [0.0, 1e-300, 1e-20, 1e-8, 1e-3])
+def test_complete_integrals_near_m_zero(m):
+    m_mp = mp.mpf(m)
+    np.testing.assert_allclose(rc.ellipk(m), float(mp.ellipk(m_mp)), rtol=1e-15)
+    np.testing.assert_allclose(rc.ellipe(m), float(mp.ellipe(m_mp)), rtol=1e-15)
+
+
+def test_complete_integrals_at_m_one_and_on_arrays():
+    assert np.isinf(rc.ellipk(1.0)) and rc.ellipe(1.0) == 1.0
+    m = np.linspace(0.0, 0.99, 7)
+    np.testing.assert_allclose(rc.ellipk(m), [float(mp.ellipk(v)) for v in m], rtol=1e-14)
+
+
+@pytest.mark.parametrize("m1", [1.0, 0.7, 0.3, 1e-3, 1e-9, 1e-15])
+def test_jacobi_functions_match_mpmath(m1):
+    m, m1, m_mp = _m(m1)
+    k = float(mp.ellipk(m_mp))
+    # points away from the zeros of sn and cn, including u > K where scipy fails near m = 1
+    u = np.array([1e-3, 0.1, 0.37 * k, 0.81 * k, 1.23 * k, 1.77 * k, 2.6 * k, 3.4 * k, -0.6 * k])
+    sn, cn, dn = rc.ellipj(u, m, m1)
+    for i, ui in enumerate(u):
+        for got, name in zip((sn[i], cn[i], dn[i]), ("sn", "cn", "dn"), strict=True):
+            want = float(mp.ellipfun(name, mp.mpf(ui), m=m_mp))
+            # cn and dn are ill-conditioned in relative terms far along u when m1 is tiny
+            # (d ln cn / du ~ 1): allow the conditioning |u| times a few ulp on top of 1e-13
+            assert abs(got - want) <= (1e-13 + 8e-16 * abs(ui)) * abs(want), (name, ui)
+
+
+def test_dn_at_quarter_period_has_no_zero_over_zero():
+    for m1 in (1e-3, 1e-9, 1e-15):
+        m, m1, m_mp = _m(m1)
+        sn, cn, dn = rc.ellipj(float(mp.ellipk(m_mp)), m, m1)
+        np.testing.assert_allclose(dn, math.sqrt(m1), rtol=1e-13)
+        np.testing.assert_allclose(sn, 1.0, rtol=1e-15)
+
+
+def test_jacobi_functions_match_scipy_where_scipy_is_accurate():
+    from scipy.special import ellipj
+
+    u = np.linspace(-7.0, 7.0, 301)
+    for m in (0.0, 0.2, 0.5, 0.9):
+        ours, theirs = rc.ellipj(u, m), ellipj(u, m)
+        for a, b in zip(ours, theirs[:3], strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    sn, cn, dn = rc.ellipj(2.0, 1.0)  # m = 1: tanh and sech
+    np.testing.assert_allclose([sn, cn, dn], [math.tanh(2), 1 / math.cosh(2), 1 / math.cosh(2)])
+
+
+@pytest.mark.parametrize("xyz", [(0.0, 1.0, 2.0), (1.0, 2.0, 3.0), (1e-10, 1.0, 1e-12),
+                                 (0.5, 1e-15, 1.0), (0.0, 1e-15, 1.0), (3.0, 3.0, 3.0),
+                                 (1e5, 2e-5, 7.0)])
+def test_carlson_integrals_match_mpmath(xyz):
+    np.testing.assert_allclose(rc.carlson_rf(*xyz), float(mp.elliprf(*xyz)), rtol=1e-14)
+    np.testing.assert_allclose(rc.carlson_rd(*xyz), float(mp.elliprd(*xyz)), rtol=1e-14)
+
+
+@pytest.mark.parametrize("m1", [0.8, 0.2, 1e-3, 1e-9, 1e-15])
+def test_incomplete_integrals_match_mpmath(m1):
+    m, m1, m_mp = _m(m1)
+    phi = np.array([0.01, 0.3, 1.2, 1.5707, 2.5, 7.0, -4.0])
+    f, e = rc.ellipkinc(phi, m, m1), rc.ellipeinc(phi, m, m1)
+    np.testing.assert_allclose(f, [float(mp.ellipf(p, m_mp)) for p in phi], rtol=1e-14)
+    np.testing.assert_allclose(e, [float(mp.ellipe(p, m_mp)) for p in phi], rtol=1e-14)
+
+
+def test_j0_zeros_and_critical_speeds_match_scipy():
+    np.testing.assert_allclose(rc.j0_zeros(100), jn_zeros(0, 100), rtol=1e-14)
+    np.testing.assert_allclose(rc.j0_zeros(1)[0], J01, rtol=1e-15)
+    speeds = rc.critical_speeds(2.5, 9.81, 6)
+    np.testing.assert_allclose(speeds, jn_zeros(0, 6) / 2 * np.sqrt(9.81 / 2.5), rtol=1e-10)
+
+
+# ----------------------------------------------------------------------------- troposkein
+
+
+def _length_ratio_mp(m_mp):
+    """L/d from the closed form, in 40-digit arithmetic."""
+    return 2 * mp.ellipe(m_mp) / ((1 - m_mp) * mp.ellipk(m_mp)) - 1
+
+
+@pytest.mark.parametrize("excess", [1e-12, 1e-6, 0.01, 0.5, 2.0, 1e3, 1e10])
+def test_troposkein_solves_the_length_relation(excess):
+    """L/d - 1 from the returned m, recomputed by mpmath, matches the request to 1e-13."""
+    rope = rc.troposkein(1.0 + excess, 1.0)
+    excess = rope.length - 1.0  # 1 + excess is rounded; this difference is exact
+    m_mp = mp.mpf(rope.m) if rope.m < 0.5 else 1 - mp.mpf(rope.m1)
+    got = float(_length_ratio_mp(m_mp) - 1)
+    np.testing.assert_allclose(got, excess, rtol=1e-13)
+
+
+def _bvp_troposkein(length, span):
+    """Independent solution: arc-length equations, unit rho w^2, axial force H a parameter.
+
+    x' = Tx/T, z' = H/T, Tx' = -x, T = sqrt(Tx^2 + H^2); x = 0 at both ends, z from 0 to d.
+    Started from a half-ellipse, not from anything computed by rope_curve.
+    """
+    s = np.linspace(0, length, 401)
+    phase = np.pi * s / length
+    guess = np.vstack([0.4 * length * np.sin(phase), span * s / length,
+                       0.2 * np.cos(phase)])
+
+    def fun(_, y, p):
+        t = np.hypot(y[2], p[0])
+        return np.vstack([y[2] / t, p[0] / t, -y[0]])
+
+    def bc(ya, yb, p):
+        return np.array([ya[0], ya[1], yb[0], yb[1] - span])
+
+    sol = solve_bvp(fun, bc, s, guess, p=[0.1], tol=1e-10, max_nodes=200000)
+    assert sol.success
+    return sol
+
+
+@pytest.mark.parametrize("length,span", [(1.5, 1.0), (3.0, 2.0), (4.0, 1.0)])
+def test_troposkein_matches_solve_bvp(length, span):
+    rope = rc.troposkein(length, span, omega=1.0, density=1.0)
+    sol = _bvp_troposkein(length, span)
+    s, z, r = rope.sample_by_arc_length(201)
+    x_ref, z_ref, tx_ref = sol.sol(s)
+    np.testing.assert_allclose(r, x_ref, atol=1e-7 * length)
+    np.testing.assert_allclose(z, z_ref, atol=1e-7 * length)
+    h = sol.p[0]
+    np.testing.assert_allclose(rope.axial_force, h, rtol=1e-7)
+    np.testing.assert_allclose(rope.end_tension, math.hypot(tx_ref[0], h), rtol=1e-7)
+    np.testing.assert_allclose(rope.tension(z), np.hypot(tx_ref, h), rtol=1e-6)
+    np.testing.assert_allclose(rope.end_angle, math.atan2(tx_ref[0], h), rtol=1e-7)
+    np.testing.assert_allclose(rope.max_radius, np.max(sol.sol(np.linspace(0, length, 20001))[0]),
+                               rtol=1e-7)
+    fine = np.linspace(0, length, 40001)
+    inertia = np.trapezoid(sol.sol(fine)[0] ** 2, fine)
+    np.testing.assert_allclose(rope.moment_of_inertia, inertia, rtol=1e-7)
+    np.testing.assert_allclose(rope.kinetic_energy, 0.5 * inertia, rtol=1e-7)
+
+
+def _polyline_length(rope, n):
+    z, r = rope.sample(n)
+    return np.sum(np.hypot(np.diff(z), np.diff(r)))
+
+
+@pytest.mark.parametrize("length", [1.01, 2.0, 6.0])
+def test_arc_length_equals_length(length):
+    rope = rc.troposkein(length, 1.0)
+    # chord-polygon length, error O(h^2): one Richardson step
+    coarse, fine = _polyline_length(rope, 20001), _polyline_length(rope, 40001)
+    np.testing.assert_allclose((4 * fine - coarse) / 3, length, rtol=1e-9)
+    half = rc.troposkein(length, 1.0)
+    z = np.linspace(0.0, 0.5, 20001)
+    chord = np.sum(np.hypot(np.diff(z), np.diff(half(z))))
+    np.testing.assert_allclose(half.arc_length(0.5), chord, rtol=1e-8)
+    s, z, _ = rope.sample_by_arc_length(101)
+    np.testing.assert_allclose(rope.arc_length(z), s, atol=1e-14 * length)
+    np.testing.assert_allclose(np.diff(s), length / 100)
+
+
+@pytest.mark.parametrize("excess", [1e-4, 1e-6, 1e-8])
+def test_small_sag_limit(excess):
+    rope = rc.troposkein(1.0 + excess, 1.0)
+    limit = 2 / np.pi * np.sqrt(excess)
+    np.testing.assert_allclose(rope.max_radius, limit, rtol=2 * excess)
+
+
+def test_shape_does_not_depend_on_omega_and_loads_scale():
+    slow, fast = rc.troposkein(2.0, 1.0, 1.0, 1.0), rc.troposkein(2.0, 1.0, 3.0, 2.0)
+    z = np.linspace(0, 1, 11)
+    np.testing.assert_allclose(slow(z), fast(z), rtol=0, atol=0)
+    np.testing.assert_allclose(fast.end_tension, 18 * slow.end_tension, rtol=1e-15)
+
+
+@pytest.mark.parametrize("length", [1.0001, 1.7, 3.0, 50.0])
+def test_inverse_problem_from_max_radius(length):
+    rope = rc.troposkein(2 * length, 2.0)
+    back = rc.troposkein_from_radius(rope.max_radius, 2.0)
+    np.testing.assert_allclose(back.length, 2 * length, rtol=1e-13)
+    # and against mpmath: solve sqrt(m)/((1-m)K) = R/d independently
+    ratio = mp.mpf(rope.max_radius) / 2
+    def radius_gap(t):  # in t = ln(m/(1-m)), so that m stays inside (0, 1)
+        m = 1 / (1 + mp.exp(-t))
+        return mp.sqrt(m) / ((1 - m) * mp.ellipk(m)) - ratio
+
+    t = mp.findroot(radius_gap, mp.log(rope.m / rope.m1))
+    m_mp = 1 / (1 + mp.exp(-t))
+    np.testing.assert_allclose(back.length, float(2 * _length_ratio_mp(m_mp)), rtol=1e-13)
+
+
+# ----------------------------------------------------------------------------- gravity
+
+
+def _scipy_gravity(length, span, gamma, start):
+    """Independent shooting with DOP853 and fsolve, units of d and rho w^2 d^2."""
+    ell = length / span
+
+    def run(p):
+        def f(s, y):
+            ty = p[1] + gamma * s
+            t = np.hypot(y[1], ty)
+            return [y[1] / t, -y[0], ty / t]
+        return solve_ivp(f, (0, ell), [0, p[0], 0], method="DOP853", rtol=1e-13, atol=1e-14,
+                         dense_output=True)
+
+    def ends(p):
+        end = run(p).y[:, -1]
+        return [end[0], end[2] - 1]
+
+    p = fsolve(ends, start, xtol=1e-13)
+    return p, run(p)
+
+
+@pytest.mark.parametrize("length,gamma", [(2.0, 0.5), (3.0, 1.0), (1.5, 0.3)])
+def test_gravity_invariants_and_second_method(length, gamma):
+    span, omega, density = 1.0, 4.0, 0.7
+    g = gamma * omega ** 2 * span
+    rope = rc.rope_with_gravity(length, span, omega, g=g, density=density)
+    scale = density * (omega * span) ** 2
+    np.testing.assert_allclose(rope.gamma, gamma, rtol=1e-15)
+    # T_top - T_bottom = rho g d and the vertical end forces differ by the weight rho g L
+    assert abs(rope.top_tension - rope.bottom_tension - density * g * span) < 1e-9 * scale
+    bottom, top = rope.vertical_end_forces
+    assert abs(top - bottom - density * g * length) < 1e-9 * scale
+    # ends where they belong and arc length = L
+    assert abs(rope.r[-1]) < 1e-10 and abs(rope.z[-1] - span) < 1e-10
+    np.testing.assert_allclose(np.sum(np.hypot(np.diff(rope.r), np.diff(rope.z))), length,
+                               rtol=1e-5)
+    p, sol = _scipy_gravity(length, span, gamma, [0.3, 0.0])
+    np.testing.assert_allclose(rope.end_forces, p, atol=1e-9)
+    ref = sol.sol(rope.s / span)
+    np.testing.assert_allclose(rope.r, ref[0] * span, atol=1e-9)
+    np.testing.assert_allclose(rope.z, ref[2] * span, atol=1e-9)
+
+
+def test_gravity_tends_to_troposkein():
+    rope = rc.rope_with_gravity(3.0, 1.5, 2.0, g=1e-9)
+    tropo = rc.troposkein(3.0, 1.5, 2.0)
+    s, z, r = tropo.sample_by_arc_length(len(rope.s))
+    np.testing.assert_allclose(rope.r, r, atol=1e-9)
+    np.testing.assert_allclose(rope.z, z, atol=1e-9)
+    np.testing.assert_allclose(rope.bottom_tension, tropo.end_tension, rtol=1e-9)
+
+
+def test_collapse_gamma_is_kolodner_speed_of_upper_strand():
+    """The whirl fades like exp(-c/(Gamma_c - Gamma)); fit Gamma_c from an independent solver."""
+    ell = 2.0
+    start = rc.rope_with_gravity(ell, 1.0, 1.0, g=0.8).end_forces
+    gammas, amplitude, p = [0.925, 0.935, 0.945], [], start
+    for gamma in [0.88] + gammas:  # march towards the end of the branch
+        p, sol = _scipy_gravity(ell, 1.0, gamma, p)
+        amplitude.append(np.max(sol.sol(np.linspace(0, ell, 4001))[0]))
+    amplitude = amplitude[1:]
+    assert amplitude[-1] < 1e-4  # the whirl is all but gone, well before Gamma_c
+    logs = np.log(amplitude)
+
+    def mismatch(gc):
+        slopes = [(logs[i + 1] - logs[i]) / (1 / (gc - gammas[i + 1]) - 1 / (gc - gammas[i]))
+                  for i in range(2)]
+        return slopes[0] - slopes[1]
+
+    grid = np.linspace(gammas[-1] + 0.01, 1.5, 2000)
+    values = np.array([mismatch(v) for v in grid])
+    fitted = grid[np.nonzero(np.sign(values[1:]) != np.sign(values[:-1]))[0][0]]
+    expected = 2 * (ell + 1) / J01 ** 2
+    np.testing.assert_allclose(rc.collapse_gamma(ell, 1.0), expected, rtol=1e-15)
+    np.testing.assert_allclose(fitted, expected, rtol=0.005)
+
+
+def test_gravity_branch_end_errors():
+    omega_end = math.sqrt(9.81 / rc.collapse_gamma(2.0, 1.0))
+    with pytest.raises(ValueError, match="no whirling equilibrium"):
+        rc.rope_with_gravity(2.0, 1.0, omega_end * 0.999)
+    with pytest.raises(ValueError, match="too close to the branch end"):
+        rc.rope_with_gravity(2.0, 1.0, omega_end * 1.002)
+
+
+# ----------------------------------------------------------------------------- Kolodner
+
+
+def test_whirling_modes_cross_the_axis_mode_minus_one_times():
+    speeds = rc.critical_speeds(1.0, 9.81, 4)
+    omega = 1.15 * speeds[3]
+    for mode in (1, 2, 3, 4):
+        w = rc.whirling_mode(1.0, omega, 9.81, mode, steps=600)
+        assert w.axis_crossings == mode - 1
+        assert abs(w.r[0]) < 1e-12 and abs(w.depth[0]) == 0.0
+    between = 0.5 * (speeds[1] + speeds[2])  # exactly two modes exist between w_2 and w_3
+    assert rc.whirling_mode(1.0, between, 9.81, 2, steps=400).axis_crossings == 1
+    with pytest.raises(ValueError, match="critical speed of mode 3"):
+        rc.whirling_mode(1.0, between, 9.81, 3)
+
+
+def test_whirling_mode_against_independent_integration():
+    length, g, mode = 2.0, 9.81, 2
+    omega = 1.3 * rc.critical_speeds(length, g, 2)[1]
+    w = rc.whirling_mode(length, omega, g, mode)
+    lam = omega ** 2 * length / g
+
+    def f(s, y):
+        t = np.hypot(y[1], s) if s > 0 else 1.0
+        if s == 0:
+            return [-lam * y[0] / np.sqrt(1 + (lam * y[0]) ** 2), -lam * y[0],
+                    1 / np.sqrt(1 + (lam * y[0]) ** 2)]
+        return [y[1] / t, -lam * y[0], s / t]
+
+    sol = solve_ivp(f, (0, 1), [w.free_end_radius / length, 0, 0], method="DOP853",
+                    rtol=1e-12, atol=1e-13, dense_output=True)
+    assert abs(sol.y[0, -1]) < 1e-8  # the top is on the axis
+    ref = sol.sol(1 - w.s / length)
+    np.testing.assert_allclose(w.r, ref[0] * length, atol=1e-8)
+    np.testing.assert_allclose(w.top_tension, 1.0 * g * length * np.hypot(sol.y[1, -1], 1),
+                               rtol=1e-8)
+
+
+def test_whirling_mode_small_amplitude_is_bessel_shape():
+    length, g = 1.0, 9.81
+    omega = rc.critical_speeds(length, g, 2)[1] * (1 + 1e-6)
+    w = rc.whirling_mode(length, omega, g, 2)
+    sigma = 1 - w.s / length  # height above the free end in units of L
+    shape = j0(2 * omega * np.sqrt(sigma * length / g))
+    np.testing.assert_allclose(w.r / w.free_end_radius, shape, atol=1e-4)
+    assert w.free_end_radius < 1e-2 * length
+
+
+# ----------------------------------------------------------------------------- errors and CLI
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: rc.troposkein(1.0, 1.0), "`length` must exceed `span`"),
+    (lambda: rc.troposkein(0.5, 1.0), "`length` must exceed `span`"),
+    (lambda: rc.troposkein(-2.0, 1.0), "`length` must be finite and > 0"),
+    (lambda: rc.troposkein(2.0, float("nan")), "`span` must be finite and > 0"),
+    (lambda: rc.troposkein(2.0, 1.0, omega=float("inf")), "`omega` must be finite"),
+    (lambda: rc.troposkein(2.0, 1.0, density=0.0), "`density` must be finite and > 0"),
+    (lambda: rc.troposkein_from_radius(0.0, 1.0), "`radius` must be finite and > 0"),
+    (lambda: rc.rope_with_gravity(2.0, 1.0, 3.0, g=-1.0), "`g` must be finite and >= 0"),
+    (lambda: rc.critical_speeds(1.0, 9.81, 0), "`n` must be an integer >= 1"),
+    (lambda: rc.whirling_mode(1.0, 50.0, 9.81, 0), "`mode` must be an integer >= 1"),
+    (lambda: rc.whirling_mode(1.0, 3.0, 9.81, 1), "`omega` must exceed the critical speed"),
+    (lambda: rc.whirling_mode(1.0, rc.critical_speeds(1.0, 9.81, 1)[0], 9.81, 1),
+     "`omega` must exceed the critical speed"),
+    (lambda: rc.ellipk(1.5), "`m` must lie in"),
+    (lambda: rc.plot_curves([], "figure.jpg"), "`path` must end in .png"),
+])
+def test_documented_value_errors(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_type_errors_name_the_argument():
+    with pytest.raises(TypeError, match="`length` must be a real number"):
+        rc.troposkein("3", 1.0)
+    with pytest.raises(TypeError, match="`omega` must be a real number"):
+        rc.rope_with_gravity(3.0, 1.0, None)
+
+
+def test_library_imports_only_numpy():
+    code = "import sys, rope_curve; print(sorted({'scipy', 'matplotlib'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_cli_prints_numbers_and_writes_png(tmp_path):
+    from PIL import Image
+
+    png = tmp_path / "rope.png"
+    out = subprocess.run([sys.executable, "rope_curve.py", "--length", "3", "--span", "2",
+                          "--g", "9.81", "--omega", "6", "--png", str(png)],
+                         cwd=REPO, capture_output=True, text=True, check=True)
+    rope = rc.troposkein(3.0, 2.0, 6.0)
+    assert f"max radius = {rope.max_radius:.12g}" in out.stdout
+    assert "with gravity: Gamma" in out.stdout
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with Image.open(png) as image:
+        assert image.size == (600, 600)
+    bad = subprocess.run([sys.executable, "rope_curve.py", "--length", "1", "--span", "2"],
+                         cwd=REPO, capture_output=True, text=True)
+    assert bad.returncode == 2 and "`length` must exceed `span`" in bad.stderr
+
+
+def test_demo_table_and_figures(tmp_path):
+    lines = rc._demo(tmp_path)
+    assert len(lines) == 8 and "3.76607" in lines[6]
+    for name in ("troposkein.png", "gravity.png", "hanging.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+    help_text = subprocess.run([sys.executable, "rope_curve.py", "--help"], cwd=REPO,
+                               capture_output=True, text=True, check=True).stdout
+    assert "--length" in help_text and "--out" in help_text
