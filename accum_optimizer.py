@@ -213,41 +213,43 @@ class AccumOptimizer(keras.optimizers.Optimizer):
         if not self.built:
             self.build(list(trainable_variables))
         tvars = self._trainable_variables if trainable_variables is None else trainable_variables
-        pairs = [(g, v) for g, v in zip(grads, tvars, strict=True) if not _is_marker(v)]
-        counts = [g for g, v in zip(grads, tvars, strict=True) if _is_marker(v)]
+        count, pairs = None, []
+        for g, v in zip(grads, tvars, strict=True):
+            if _is_marker(v):
+                count = g
+            else:
+                pairs.append((g, v))
         if self.steps == 1:  # no accumulation: a window of one micro-batch is that micro-batch
             self.inner_optimizer.apply([g for g, _ in pairs], [v for _, v in pairs])
             return
-        if self.mode == "weighted":
-            if not counts or counts[0] is None:
-                raise ValueError(
-                    "mode='weighted' needs the MicroBatchCount loss term in the loss; received "
-                    "no gradient for its marker (in a custom loop, add `sum(model.losses)`)"
-                )
-            weight = ops.convert_to_tensor(counts[0])
-        else:
-            weight = ops.ones((), dtype=self.weight_sum.dtype)
-        had_grad = list(self._had_grad)
+        weighted = self.mode == "weighted"
+        if weighted and count is None:
+            raise ValueError(
+                "mode='weighted' needs the MicroBatchCount term in the loss. Received no "
+                "gradient for its marker (in a custom loop, add `sum(model.losses)` to the loss)"
+            )
+        had_grad = list(self._had_grad)  # which variables get gradients (fixed at trace time)
         for g, v in pairs:
             index = self._get_variable_index(v)
             had_grad[index] = g is not None
             if g is not None:
-                w = ops.cast(weight, v.dtype)
-                self.assign_add(self.accumulators[index], g if self.mode != "weighted" else g * w)
+                g = g * ops.cast(count, g.dtype) if weighted else g
+                self.assign_add(self.accumulators[index], g)
         self._had_grad = tuple(had_grad)
-        self.weight_sum.assign_add(ops.cast(weight, self.weight_sum.dtype))
+        if weighted:
+            self.weight_sum.assign_add(ops.cast(count, self.weight_sum.dtype))
         self.micro_step.assign_add(1)
-        self._iterations.assign_add(1)  # our own counter counts micro-steps
         self._apply_window_if(ops.equal(self.micro_step, self.steps))
 
     def _apply_window(self):
         """Hands the window's combined gradient to the inner optimizer, then clears the window."""
+        divisor = {"sum": None, "mean": self.micro_step, "weighted": self.weight_sum}[self.mode]
         grads, tvars = [], []
         window = zip(self.accumulators, self._had_grad, self._trainable_variables, strict=True)
         for acc, had_grad, v in window:
             if acc is not None and had_grad:
-                divisor = 1.0 if self.mode == "sum" else ops.cast(self.weight_sum, acc.dtype)
-                grads.append(ops.divide(acc, divisor))
+                total = ops.convert_to_tensor(acc)  # a snapshot: the buffer is cleared below
+                grads.append(total if divisor is None else total / ops.cast(divisor, acc.dtype))
                 tvars.append(v)
         self.inner_optimizer.apply(grads, tvars)
         self._clear_window()

@@ -1,0 +1,146 @@
+"""Benchmark: plain optimizer vs Keras' gradient_accumulation_steps vs AccumOptimizer.
+
+A ~1M-parameter MLP, micro-batch 32, n = 4 micro-steps per update, TensorFlow backend. For SGD and
+Adam, with XLA off and on, it times a compiled train step (tape + apply) for
+
+- plain:    the bare optimizer, one update per micro-batch (the floor);
+- builtin:  `gradient_accumulation_steps=n`;
+- accum:    `AccumOptimizer(optimizer, n)`;
+- big:      the bare optimizer on one batch of n * 32 (what a window replaces),
+
+all interleaved round by round in one process, and reports medians. Per-micro-step time is a full
+window's time / n (it includes the one real update). It also reports optimizer state in MB.
+
+    python bench/accum_optimizer.py            # ~3 minutes on 2 CPU cores
+    python bench/accum_optimizer.py --rounds 5 --quick
+"""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from accum_optimizer import AccumOptimizer  # noqa: E402
+
+MICRO, N = 32, 4
+
+
+def make_model(width: int) -> keras.Model:
+    model = keras.Sequential(
+        [
+            keras.Input((256,)),
+            keras.layers.Dense(width, activation="relu"),
+            keras.layers.Dense(width // 2, activation="relu"),
+            keras.layers.Dense(256, activation="relu"),
+            keras.layers.Dense(10),
+        ]
+    )
+    model.set_weights([0.05 * np.random.default_rng(0).normal(size=w.shape).astype("float32")
+                       for w in model.get_weights()])
+    return model
+
+
+def make_step(model, optimizer, xla: bool):
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    @tf.function(jit_compile=xla)
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        optimizer.apply(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
+        return loss
+
+    optimizer.build(model.trainable_variables)
+    return step
+
+
+def state_mb(optimizer) -> float:
+    """Bytes of every optimizer variable (for AccumOptimizer: its own plus the inner one's)."""
+    return sum(int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize
+               for v in optimizer.variables) / 2**20
+
+
+def run(args) -> list[dict]:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(N * MICRO, 256)).astype("float32")
+    y = rng.integers(0, 10, size=(N * MICRO,)).astype("int32")
+    cut = [slice(i * MICRO, (i + 1) * MICRO) for i in range(N)]
+    micro = [(tf.constant(x[c]), tf.constant(y[c])) for c in cut]
+    big = (tf.constant(x), tf.constant(y))
+    rows = []
+    for opt_name in ("SGD", "Adam"):
+        for xla in (False, True):
+            cls = getattr(keras.optimizers, opt_name)
+
+            def new(cls=cls, **kw):
+                return cls(1e-3, **kw)
+
+            configs = {}
+            for label, opt in [("plain", new()), ("builtin", new(gradient_accumulation_steps=N)),
+                               ("accum", AccumOptimizer(new(), N)), ("big", new())]:
+                model = make_model(args.width)
+                configs[label] = (make_step(model, opt, xla), opt, model)
+            params = configs["plain"][2].count_params()
+            times = {k: [] for k in configs}
+            for r in range(args.rounds + 1):  # round 0 compiles and warms up
+                for label, (step, _, _) in configs.items():
+                    batches = [big] if label == "big" else micro
+                    t0 = time.perf_counter()
+                    for _ in range(args.windows):
+                        for xb, yb in batches:
+                            loss = step(xb, yb)
+                    loss.numpy()
+                    if r:
+                        times[label].append((time.perf_counter() - t0) / args.windows)
+            med = {k: float(np.median(v)) for k, v in times.items()}
+            rows.append(dict(
+                optimizer=opt_name, xla=xla, params=params,
+                plain_ms=1e3 * med["plain"] / N, builtin_ms=1e3 * med["builtin"] / N,
+                accum_ms=1e3 * med["accum"] / N, ratio=med["accum"] / med["builtin"],
+                window_ms=1e3 * med["accum"], big_ms=1e3 * med["big"],
+                model_mb=params * 4 / 2**20,
+                plain_state_mb=state_mb(configs["plain"][1]),
+                builtin_state_mb=state_mb(configs["builtin"][1]),
+                accum_state_mb=state_mb(configs["accum"][1]),
+            ))
+            print(fmt_row(rows[-1]), flush=True)
+    return rows
+
+
+HEADER = ("| optimizer | XLA | plain ms/step | builtin ms/micro | accum ms/micro | accum/builtin "
+          "| accum window ms | big step ms | state MB plain / builtin / accum (model) |\n"
+          "|---|---|---|---|---|---|---|---|---|")
+
+
+def fmt_row(r: dict) -> str:
+    return (f"| {r['optimizer']} | {'on' if r['xla'] else 'off'} | {r['plain_ms']:.2f} | "
+            f"{r['builtin_ms']:.2f} | {r['accum_ms']:.2f} | {r['ratio']:.3f} | "
+            f"{r['window_ms']:.2f} | {r['big_ms']:.2f} | {r['plain_state_mb']:.2f} / "
+            f"{r['builtin_state_mb']:.2f} / {r['accum_state_mb']:.2f} ({r['model_mb']:.2f}) |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15, help="timed rounds (medians)")
+    parser.add_argument("--windows", type=int, default=10, help="windows per round and config")
+    parser.add_argument("--width", type=int, default=1024, help="first hidden width (0.92M params)")
+    parser.add_argument("--quick", action="store_true", help="tiny run to check the script")
+    args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.windows, args.width = 2, 2, 64
+    print(f"keras {keras.__version__}, tensorflow {tf.__version__}, micro-batch {MICRO}, n={N}")
+    print(HEADER)
+    run(args)
+
+
+if __name__ == "__main__":
+    main()
