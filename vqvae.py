@@ -20,7 +20,7 @@ Usage:
     model.compile(keras.optimizers.Adam(2e-3), loss="mse")
     model.fit(images, images, epochs=40, batch_size=64)      # logs perplexity, codes_used
     codes = model.encode(images)                             # (1797, 4, 4) int32
-    model.fit_prior(images, epochs=30)
+    model.fit_prior(images, epochs=10)                       # PixelCNN over the code grids
     samples, _ = model.sample(16)                            # (16, 8, 8, 1)
 
 Requirements: numpy, keras 3 (any backend; tested on TensorFlow). The demo (`python vqvae.py`)
@@ -493,7 +493,9 @@ class VQVAE(keras.Model):
         return self.grid_shape[0] * self.grid_shape[1] * math.log2(self.num_codes)
 
     def _check_images(self, shape) -> None:
-        if len(shape) != 4 or tuple(shape[1:]) != self.image_shape:
+        # unknown (None) dimensions of a symbolic batch pass; known ones must match
+        known = zip(shape[1:], self.image_shape, strict=False)
+        if len(shape) != 4 or any(d not in (None, e) for d, e in known):
             expected = ", ".join(map(str, self.image_shape))
             raise ValueError(f"`images` must have shape (batch, {expected}), got {tuple(shape)}.")
 

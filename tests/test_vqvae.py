@@ -102,6 +102,18 @@ def test_one_ema_step_equals_numpy():
                                sums / smoothed[:, None], rtol=1e-4, atol=1e-5)
 
 
+def test_first_training_batch_sets_codes_by_kmeans():
+    z = RNG.normal(size=(300, 2)).astype("float32")
+    layer = vqvae.VectorQuantizer(8, kmeans_iters=60, restart_after=0, seed=0)
+    layer(z, training=True)
+    codes = keras.ops.convert_to_numpy(layer.embeddings)
+    # a converged Lloyd iteration: every code is the mean of the batch vectors nearest to it
+    nearest = _numpy_nearest(z, codes)
+    assert len(np.unique(nearest)) == 8
+    np.testing.assert_allclose(codes, [z[nearest == k].mean(0) for k in range(8)],
+                               rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("ema", [False, True])
 def test_dead_code_restart_revives_codes_never_chosen(ema):
     z = RNG.normal(size=(200, 2)).astype("float32")
