@@ -4,6 +4,7 @@ import gzip
 import importlib.util
 import os
 import pickle
+import sys
 
 import keras
 import numpy as np
@@ -358,3 +359,11 @@ def test_demo_writes_png_grid_and_help(tmp_path, capsys):
     with pytest.raises(SystemExit):
         vqvae.main(["--help"])
     assert "--out" in capsys.readouterr().out
+
+
+def test_demo_says_what_to_install_when_its_data_package_is_missing(monkeypatch, capsys, tmp_path):
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    with pytest.raises(SystemExit) as stop:
+        vqvae.main(["--out", str(tmp_path)])
+    assert stop.value.code == 2 and "pip install scikit-learn" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
