@@ -51,13 +51,6 @@ def _is_marker(variable) -> bool:
     return bool(getattr(variable, _MARKER, False))
 
 
-def _find_accum(optimizer):
-    """The AccumOptimizer inside `optimizer` (following `inner_optimizer`), or None."""
-    while optimizer is not None and not isinstance(optimizer, AccumOptimizer):
-        optimizer = getattr(optimizer, "inner_optimizer", None)
-    return optimizer
-
-
 def _check_args(optimizer, steps, mode, leftover) -> None:
     if not isinstance(optimizer, keras.optimizers.Optimizer):
         raise TypeError(
@@ -80,9 +73,7 @@ def _check_args(optimizer, steps, mode, leftover) -> None:
     if mode not in _MODES:
         raise ValueError(f"Argument `mode` must be one of {_MODES}. Received: mode={mode!r}")
     if leftover not in _LEFTOVER:
-        raise ValueError(
-            f"Argument `leftover` must be one of {_LEFTOVER}. Received: leftover={leftover!r}"
-        )
+        raise ValueError(f"Argument `leftover` must be one of {_LEFTOVER}. Received: {leftover!r}")
 
 
 # ----------------------------------------------------------------------------- model-side helper
@@ -290,30 +281,26 @@ class AccumOptimizer(keras.optimizers.Optimizer):
 
     def finalize_variable_values(self, var_list):
         """End of `model.fit`: settle a partial window as `leftover` says, then the inner EMA."""
-        pending = self.flush(discard=self.leftover == "discard")
+        discard = self.leftover == "discard"
+        pending = self.flush(discard=discard)
         if pending:
             warnings.warn(
                 f"Training ended {pending} micro-steps into a window of {self.steps}: "
-                f"leftover={self.leftover!r}, so they were {self.leftover}-ed.",
+                f"leftover={self.leftover!r}, so they were "
+                + ("dropped." if discard else "applied."),
                 stacklevel=2,
             )
         self.inner_optimizer.finalize_variable_values([v for v in var_list if not _is_marker(v)])
 
     def get_config(self):
-        return {
-            "name": self.name,
-            "optimizer": keras.saving.serialize_keras_object(self.inner_optimizer),
-            "steps": self.steps,
-            "mode": self.mode,
-            "leftover": self.leftover,
-        }
+        inner = keras.saving.serialize_keras_object(self.inner_optimizer)
+        return {"name": self.name, "optimizer": inner, "steps": self.steps, "mode": self.mode,
+                "leftover": self.leftover}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
-        inner = keras.saving.deserialize_keras_object(
-            config.pop("optimizer"), custom_objects=custom_objects
-        )
+        inner = keras.saving.deserialize_keras_object(config.pop("optimizer"), custom_objects)
         return cls(inner, **config)
 
 
@@ -334,17 +321,16 @@ class AccumCallback(keras.callbacks.Callback):
         self.flush_every_epoch = flush_every_epoch
 
     def on_train_begin(self, logs=None):
-        self._accum = _find_accum(self.model.optimizer)
+        self._accum = self.model.optimizer  # look inside LossScaleOptimizer and the like
+        while self._accum is not None and not isinstance(self._accum, AccumOptimizer):
+            self._accum = getattr(self._accum, "inner_optimizer", None)
         if self._accum is None:
             raise ValueError("AccumCallback needs a model compiled with an AccumOptimizer.")
-        steps = self.params.get("steps")
-        if steps and steps % self._accum.steps:
-            warnings.warn(
-                f"{steps} steps per epoch is not a multiple of steps={self._accum.steps}: "
-                + ("each epoch ends with a smaller update." if self.flush_every_epoch
-                   else "windows straddle epochs."),
-                stacklevel=2,
-            )
+        steps, n = self.params.get("steps"), self._accum.steps
+        if steps and steps % n:
+            then = "ends with a smaller update" if self.flush_every_epoch else "straddles epochs"
+            warnings.warn(f"{steps} steps per epoch is not a multiple of steps={n}: "
+                          f"the last window {then}.", stacklevel=2)
 
     def on_epoch_end(self, epoch, logs=None):
         if self.flush_every_epoch:

@@ -347,7 +347,8 @@ def test_fit_end_mid_window_warns_and_settles(leftover):
     with pytest.warns(UserWarning) as record:
         model.fit(x, y, batch_size=B, shuffle=False, verbose=0, callbacks=[AccumCallback()])
     text = " ".join(str(r.message) for r in record)
-    assert "not a multiple of steps=3" in text and f"{leftover}-ed" in text
+    assert "not a multiple of steps=3" in text
+    assert ("applied." if leftover == "apply" else "dropped.") in text
     assert model.optimizer.pending() == 0
     assert int(model.optimizer.iterations) == (2 if leftover == "apply" else 1)
 
@@ -406,8 +407,17 @@ def test_mixed_precision_skips_non_finite_micro_step():
                            for w in model.get_weights()])
         return model
 
+    keras.config.set_dtype_policy("mixed_float16")
+    try:  # compile wraps the optimizer in a LossScaleOptimizer under this policy
+        compiled = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+        compiled.compile(optimizer=AccumOptimizer(KO.Adam(0.05), N), loss="mse")
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert isinstance(compiled.optimizer, KO.LossScaleOptimizer)
+    assert isinstance(compiled.optimizer.inner_optimizer, AccumOptimizer)
+
     model = model_fn()
-    opt = KO.LossScaleOptimizer(AccumOptimizer(KO.Adam(0.05), N))  # what compile does for us
+    opt = KO.LossScaleOptimizer(AccumOptimizer(KO.Adam(0.05), N))
     opt.build(model.trainable_variables)
     scale0 = float(opt.dynamic_scale)
     feed = [(x[:B], y[:B]), (bad, y[:B]), (x[B : 2 * B], y[B : 2 * B]), (x[2 * B : 3 * B],
