@@ -477,18 +477,40 @@ def troposkein_from_radius(radius: float, span: float, omega: float = 1.0,
 # ----------------------------------------------------------------------------- ODE helper
 
 
-def _rk4(rhs, y0: np.ndarray, s_end: float, steps: int) -> np.ndarray:
-    """Classical Runge-Kutta on a fixed grid of `steps` steps; returns the states (steps+1, ...)."""
-    h, y, path = s_end / steps, np.asarray(y0, dtype=float), [np.asarray(y0, dtype=float)]
-    for i in range(steps):
-        s = i * h
-        k1 = rhs(s, y)
-        k2 = rhs(s + h / 2, y + h / 2 * k1)
-        k3 = rhs(s + h / 2, y + h / 2 * k2)
-        k4 = rhs(s + h, y + h * k3)
-        y = y + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
-        path.append(y)
-    return np.array(path)
+def _rk4_step(rhs, s: float, y: np.ndarray, h: float) -> np.ndarray:
+    k1 = rhs(s, y)
+    k2 = rhs(s + h / 2, y + h / 2 * k1)
+    k3 = rhs(s + h / 2, y + h / 2 * k2)
+    return y + h / 6 * (k1 + 2 * k2 + 2 * k3 + rhs(s + h, y + h * k3))
+
+
+def _integrate(rhs, y0, s_end: float, tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """Adaptive Runge-Kutta 4 with step doubling and local extrapolation (fifth order).
+
+    One step of h and two of h/2 differ by ~15x the error of the latter; a step is kept when
+    that estimate is below tol * (1 + max |y|). Steps shrink where the tension nearly vanishes
+    (near the end of the gravity branch, at a hanging rope's free end) and grow elsewhere.
+
+    Returns:
+        (s, states): the accepted grid and the states on it, states[i] at s[i].
+    """
+    s, y, h = 0.0, np.asarray(y0, dtype=float), s_end / 32
+    grid, path = [0.0], [y]
+    while s_end - s > 1e-14 * s_end:
+        h = min(h, s_end - s, s_end / 400)  # at least 400 samples for plots and maxima
+        full = _rk4_step(rhs, s, y, h)
+        half = _rk4_step(rhs, s + h / 2, _rk4_step(rhs, s, y, h / 2), h / 2)
+        error = np.max(np.abs(half - full)) / 15
+        scale = tol * (1 + np.max(np.abs(y)))
+        if error <= scale:
+            s, y = s + h, half + (half - full) / 15
+            grid.append(s)
+            path.append(y)
+        elif h < 1e-12 * s_end:
+            raise ArithmeticError("step size underflow")
+        h *= min(4.0, max(0.2, 0.9 * (scale / max(error, 1e-300)) ** 0.2))
+    grid[-1] = s_end
+    return np.array(grid), np.array(path)
 
 
 # ----------------------------------------------------------------------------- case 2: gravity
@@ -522,22 +544,33 @@ def _gravity_rhs(gamma: float, v0: float):
     return rhs
 
 
-def _shoot(p, gamma: float, ell: float, steps: int) -> np.ndarray:
+def _shoot(p, gamma: float, ell: float, tol: float) -> tuple[np.ndarray, np.ndarray]:
     start = np.array([0.0, p[0], 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0])
-    return _rk4(_gravity_rhs(gamma, p[1]), start, ell, steps)
+    return _integrate(_gravity_rhs(gamma, p[1]), start, ell, tol)
 
 
-def _newton_gravity(p, gamma: float, ell: float, steps: int):
-    """Newton on the end conditions x(L) = 0, y(L) = 1; None when it does not converge."""
+def _newton_gravity(p, gamma: float, ell: float, tol: float):
+    """Newton on the end conditions x(L) = 0, y(L) = 1.
+
+    Returns (p, largest x on the rope), or None when Newton stalls or leaves the branch.
+    """
+    previous = np.inf
     for _ in range(12):  # from a continuation guess Newton needs 3-6 steps
-        end = _shoot(p, gamma, ell, steps)[-1]
-        residual = np.array([end[0], end[2] - 1.0])
-        if not np.all(np.isfinite(end)) or p[0] <= 0:
+        if p[0] <= 0:  # the rope would leave the lower end inwards: off the branch
             return None
-        if np.max(np.abs(residual)) < 1e-13:
-            return p
+        try:
+            path = _shoot(p, gamma, ell, tol)[1]
+        except ArithmeticError:
+            return None
+        end = path[-1]
+        residual = np.array([end[0], end[2] - 1.0])
+        size = np.max(np.abs(residual))
+        if not np.isfinite(size) or size > 0.5 * previous:
+            return None
+        if size < 1e-13:
+            return p, float(np.max(path[:, 0]))
         jac = np.array([[end[3], end[6]], [end[5], end[8]]])
-        p = p - np.linalg.solve(jac, residual)
+        p, previous = p - np.linalg.solve(jac, residual), size
     return None
 
 
@@ -570,18 +603,24 @@ class GravityRope:
 
     @property
     def vertical_end_forces(self) -> tuple[float, float]:
-        """Upward force the rope takes from the (lower, upper) support: (T y')(0), (T y')(L)."""
+        """Vertical tension components T dz/ds at the (lower, upper) end.
+
+        The upper end carries the lower end's value plus the weight rho g L.
+        """
         scale = self.density * (self.omega * self.span) ** 2
         return self.end_forces[1] * scale, (self.end_forces[1] + self.gamma * self.length
                                             / self.span) * scale
 
     @property
     def max_radius(self) -> float:
-        return float(np.max(self.r))
+        """Largest radius, from the parabola through the three samples around the maximum."""
+        i = int(np.clip(np.argmax(self.r), 1, len(self.r) - 2))
+        a, b, c = np.polyfit(self.s[i - 1:i + 2] - self.s[i], self.r[i - 1:i + 2], 2)
+        return float(c - b * b / (4 * a))
 
 
 def rope_with_gravity(length: float, span: float, omega: float, g: float = 9.81,
-                      density: float = 1.0, steps: int = 1000) -> GravityRope:
+                      density: float = 1.0, tol: float = 1e-12) -> GravityRope:
     """Whirling rope with gravity along the rod, by continuation in Gamma from the troposkein.
 
     Shooting from the lower end: the unknown end forces (h0, v0) are corrected by Newton's
@@ -591,7 +630,7 @@ def rope_with_gravity(length: float, span: float, omega: float, g: float = 9.81,
     Args:
         length, span: rope length L > d and distance d of the ends, lower end below.
         omega: angular speed; g: gravity (>= 0); density: mass per unit length.
-        steps: Runge-Kutta steps along the rope.
+        tol: local error tolerance of the adaptive Runge-Kutta integration.
 
     Returns:
         A `GravityRope`.
@@ -609,33 +648,23 @@ def rope_with_gravity(length: float, span: float, omega: float, g: float = 9.81,
                          f"raise `omega` above {math.sqrt(g / (end * span)):.6g}.")
     unit = 4 * base.m1 * base.K ** 2  # troposkein end forces in units of rho w^2 d^2
     p = np.array([2 * math.sqrt(base.m) / (base.m1 * unit), 1 / unit])
-    done, step = 0.0, gamma
-    while done < gamma:
+    done, step, amplitude = 0.0, gamma, 1.0
+    while done < gamma and step >= 1e-4 * gamma and amplitude > 1e-4:
         trial = min(gamma, done + step)
-        found = _newton_gravity(p, trial, ell, steps)
+        found = _newton_gravity(p, trial, ell, tol)
         if found is not None:
-            p, done, step = found, trial, 2 * step
+            (p, amplitude), done, step = found, trial, 2 * step
         else:
             step /= 4
-            if step < 1e-4 * gamma:
-                break
-    for _ in range(3):  # near the branch end the tension nearly vanishes: refine the grid
-        check = _shoot(p, gamma, ell, 2 * steps)[-1]
-        if done < gamma or max(abs(check[0]), abs(check[2] - 1)) < 1e-9:
-            break
-        steps *= 2
-        p = _newton_gravity(p, gamma, ell, steps)
-        if p is None:
-            done = 0.0
-    path = None if done < gamma else _shoot(p, gamma, ell, steps)
-    if path is None or max(abs(check[0]), abs(check[2] - 1)) > 1e-9 or np.max(path[:, 0]) < 1e-3:
+    if done == gamma:  # accept only what a 100x tighter integration confirms
+        s, path = _shoot(p, gamma, ell, tol)
+        check = _shoot(p, gamma, ell, tol / 100)[1][-1]
+    if done < gamma or max(abs(check[0]), abs(check[2] - 1)) > 1e-9 or amplitude < 1e-4:
         raise ValueError(f"Gamma = g/(omega^2 span) = {gamma:.6g} is too close to the branch end "
                          f"Gamma_c = {end:.6g}: the whirl has nearly collapsed onto the folded "
                          f"hanging rope and cannot be resolved; raise `omega`.")
-    s = np.linspace(0.0, length, steps + 1)
-    tx, ty = path[:, 1], p[1] + gamma * s / span
-    tension = density * (omega * span) ** 2 * np.hypot(tx, ty)
-    return GravityRope(length, span, omega, g, density, gamma, s, path[:, 0] * span,
+    tension = density * (omega * span) ** 2 * np.hypot(path[:, 1], p[1] + gamma * s)
+    return GravityRope(length, span, omega, g, density, gamma, s * span, path[:, 0] * span,
                        path[:, 2] * span, tension, (float(p[0]), float(p[1])))
 
 
@@ -665,10 +694,10 @@ def _kolodner_rhs(lam: float):
     return rhs
 
 
-def _kolodner_paths(amplitude, lam: float, steps: int) -> np.ndarray:
+def _kolodner_paths(amplitude, lam: float, tol: float) -> tuple[np.ndarray, np.ndarray]:
     amplitude = np.atleast_1d(np.asarray(amplitude, dtype=float))
     start = np.stack([amplitude, np.zeros_like(amplitude), np.zeros_like(amplitude)])
-    return _rk4(_kolodner_rhs(lam), start, 1.0, steps)  # (steps+1, 3, batch)
+    return _integrate(_kolodner_rhs(lam), start, 1.0, tol)  # states: (points, 3, batch)
 
 
 def _crossings(x: np.ndarray) -> np.ndarray:
@@ -705,7 +734,7 @@ class WhirlingMode:
 
 
 def whirling_mode(length: float, omega: float, g: float = 9.81, mode: int = 1,
-                  density: float = 1.0, steps: int = 1000) -> WhirlingMode:
+                  density: float = 1.0, tol: float = 1e-12) -> WhirlingMode:
     """Nonlinear whirling mode `mode` of a heavy rope hanging from the spinning rod.
 
     Shooting from the free end on its distance a from the axis: a scan over a finds the sign
@@ -714,7 +743,8 @@ def whirling_mode(length: float, omega: float, g: float = 9.81, mode: int = 1,
 
     Args:
         length: rope length; omega: angular speed, above critical_speeds(...)[mode - 1];
-        g: gravity; mode: 1, 2, ...; density: mass per unit length; steps: Runge-Kutta steps.
+        g: gravity; mode: 1, 2, ...; density: mass per unit length;
+        tol: local error tolerance of the adaptive Runge-Kutta integration.
 
     Returns:
         A `WhirlingMode`.
@@ -734,17 +764,17 @@ def whirling_mode(length: float, omega: float, g: float = 9.81, mode: int = 1,
     lam = omega * omega * length / g
     grid = np.concatenate([np.geomspace(1e-8, 1e-2, 30), np.linspace(0.011, 0.989, 140),
                            1 - np.geomspace(1e-2, 1e-12, 30)])  # mode 1 nears a = 1 when fast
-    paths = _kolodner_paths(grid, lam, steps // 4)
+    paths = _kolodner_paths(grid, lam, 1e-8)[1]
     top, crossings = paths[-1, 0], _crossings(paths[:, 0])
     change = np.nonzero((np.sign(top[1:]) != np.sign(top[:-1]))
                         & (np.minimum(crossings[1:], crossings[:-1]) == mode - 1))[0]
     if len(change) == 0:
         raise ValueError(f"no whirling mode {mode} found for omega={omega!r} (scan failed).")
     lo, hi = grid[change[0]], grid[change[0] + 1]
-    f_lo, f_hi = (_kolodner_paths(v, lam, steps)[-1, 0, 0] for v in (lo, hi))
+    f_lo, f_hi = (_kolodner_paths(v, lam, tol)[1][-1, 0, 0] for v in (lo, hi))
     for _ in range(100):  # Illinois variant of regula falsi: the root stays in [lo, hi]
         mid = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
-        f_mid = _kolodner_paths(mid, lam, steps)[-1, 0, 0]
+        f_mid = _kolodner_paths(mid, lam, tol)[1][-1, 0, 0]
         if f_mid * f_hi < 0:
             lo, f_lo = hi, f_hi
         else:
@@ -752,8 +782,8 @@ def whirling_mode(length: float, omega: float, g: float = 9.81, mode: int = 1,
         hi, f_hi = mid, f_mid
         if abs(hi - lo) <= 4 * _EPS * hi or f_mid == 0:
             break
-    path = _kolodner_paths(hi, lam, steps)[::-1, :, 0]  # from the top down
-    s = np.linspace(0.0, length, steps + 1)
+    sigma, path = _kolodner_paths(hi, lam, tol)
+    s, path = (1 - sigma[::-1]) * length, path[::-1, :, 0]  # from the top down
     top_tension = density * g * length * math.hypot(path[0, 1], 1.0)
     return WhirlingMode(length, omega, g, density, mode, s, path[:, 0] * length,
                         (path[0, 2] - path[:, 2]) * length, top_tension)
@@ -821,12 +851,12 @@ def _demo(out=None) -> list[str]:
     plot_curves(shapes, out / "troposkein.png", "Troposkein, no gravity (d = 1)")
     family = []
     for gamma in (0.0, 0.2, 0.4, 0.6, 0.8):
-        rope = rope_with_gravity(2.0, 1.0, 1.0, g=gamma, steps=400)
+        rope = rope_with_gravity(2.0, 1.0, 1.0, g=gamma, tol=1e-9)
         family.append((rope.r, rope.z, f"Gamma = {gamma:g}"))
     plot_curves(family, out / "gravity.png", f"L/d = 2 with gravity (collapse at Gamma_c = "
                 f"{collapse_gamma(2.0, 1.0):.4f})")
     omega = 1.1 * float(critical_speeds(1.0, 9.81, 3)[-1])
-    modes = [whirling_mode(1.0, omega, 9.81, k, steps=400) for k in (1, 2, 3)]
+    modes = [whirling_mode(1.0, omega, 9.81, k, tol=1e-9) for k in (1, 2, 3)]
     plot_curves([(w.r, -w.depth, f"mode {w.mode}") for w in modes], out / "hanging.png",
                 f"Hanging rope, L = 1 m, omega = {omega:.3f} rad/s", "height below the top")
     lines.append(f"figures written to {out}/troposkein.png, gravity.png, hanging.png")
