@@ -77,7 +77,7 @@ def _parameters(m, m1):
 # ----------------------------------------------------------------------------- special functions
 
 
-def _agm(m, m1):
+def _agm_sum(m, m1):
     """K(m) and D(m) = E(m) - m1 K(m) by the arithmetic-geometric mean (DLMF 19.8).
 
     E = K (1 - sum 2^(n-1) c_n^2) with c_0^2 = m; D subtracts m1 K term by term, so it has no
@@ -94,6 +94,21 @@ def _agm(m, m1):
             break
     k = np.pi / (2.0 * a)
     return k, k * (0.5 * m - tail)
+
+
+def _agm(m, m1):
+    """K(m) and D(m) = E(m) - m1 K(m), accurate to a few ulp for all m in [0, 1).
+
+    For m1 < 0.01 the AGM sum cancels (E/K -> 0 while its terms stay near 1/2), so there E
+    comes from Legendre's relation E K' + E' K - K K' = pi/2 with the complementary integrals
+    K' = K(m1), K' - E' = m1 K' - D(m1), which are well conditioned.
+    """
+    k, d = _agm_sum(m, m1)
+    if np.all(m1 >= 0.01):
+        return k, d
+    k_c, d_c = _agm_sum(m1, m)
+    d_legendre = (np.pi / 2 + k * (m1 * k_c - d_c)) / k_c - m1 * k
+    return (k, d_legendre) if np.ndim(m1) == 0 else (k, np.where(m1 < 0.01, d_legendre, d))
 
 
 def ellipk(m, m1=None):
