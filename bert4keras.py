@@ -736,7 +736,11 @@ def read_safetensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 def load_safetensors(model: keras.Model, path: str | os.PathLike) -> None:
     """Loads Hugging Face BERT weights (`BertModel` or `BertForPreTraining`) into `model`."""
-    arrays = {name.removeprefix("bert."): array for name, array in read_safetensors(path).items()}
+    arrays = {}
+    for name, array in read_safetensors(path).items():
+        # older conversions name LayerNorm weights gamma/beta; pre-training models add "bert."
+        name = name.removeprefix("bert.").replace("LayerNorm.gamma", "LayerNorm.weight")
+        arrays[name.replace("LayerNorm.beta", "LayerNorm.bias")] = array
     _assign_weights(model, HF_NAMES, arrays, f"safetensors {path}")
 
 

@@ -250,6 +250,40 @@ def test_google_checkpoint_round_trip(tmp_path, minilm):
         np.testing.assert_array_equal(a, b)
 
 
+def test_mlm_and_nsp_heads_match_transformers_pretraining_model(tmp_path):
+    """A random transformers `BertForPreTraining` (names prefixed "bert.", tied decoder):
+    MLM logits and NSP probabilities agree; old gamma/beta LayerNorm names load too."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    from safetensors.numpy import load_file, save_file
+
+    torch.manual_seed(0)
+    hf_config = transformers.BertConfig(**TINY, hidden_act="gelu")
+    reference = transformers.BertForPreTraining(hf_config).eval()
+    with torch.no_grad():
+        for parameter in reference.parameters():
+            parameter.add_(0.3 * torch.randn_like(parameter))
+    reference.save_pretrained(tmp_path)
+    token_ids, segment_ids = _tiny_inputs()
+    with torch.no_grad():
+        out = reference(input_ids=torch.tensor(token_ids.astype("int64")),
+                        token_type_ids=torch.tensor(segment_ids.astype("int64")),
+                        attention_mask=torch.tensor((token_ids != 0).astype("int64")))
+    for rename in (False, True):
+        if rename:  # the naming of older conversions
+            arrays = load_file(tmp_path / "model.safetensors")
+            save_file({k.replace("LayerNorm.weight", "LayerNorm.gamma").replace(
+                "LayerNorm.bias", "LayerNorm.beta"): v for k, v in arrays.items()},
+                tmp_path / "model.safetensors")
+        model = bk.load_bert(tmp_path, outputs=["mlm", "nsp"], mlm_activation=None)
+        logits, nsp = model.predict([token_ids, segment_ids], verbose=0)
+        valid = token_ids != 0
+        np.testing.assert_allclose(logits[valid], out.prediction_logits.numpy()[valid],
+                                   rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(nsp, torch.softmax(out.seq_relationship_logits, -1).numpy(),
+                                   rtol=1e-4, atol=1e-5)
+
+
 @needs_minilm
 def test_safetensors_reader_matches_reference(tmp_path):
     from safetensors.numpy import load_file, save_file
@@ -339,6 +373,17 @@ def test_tokenizer_matches_transformers_on_generated_text(hf, minilm, text):
         token = tokenizer.inverse[token_id].removeprefix("##")
         if token != "[UNK]" and not token.startswith("["):
             assert len(text[start:end]) >= 1  # every piece maps back to some source text
+
+
+def test_tokenizer_guesses_casing_from_vocab(tmp_path):
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    (tmp_path / "cased.txt").write_text("\n".join(specials + ["The", "the", "##s"]))
+    (tmp_path / "uncased.txt").write_text("\n".join(specials + ["the", "##s"]))
+    cased = bk.Tokenizer.from_file(tmp_path / "cased.txt")
+    uncased = bk.Tokenizer.from_file(tmp_path / "uncased.txt")
+    assert (cased.lowercase, uncased.lowercase) == (False, True)
+    assert cased.encode("The thes")[0] == [2, 5, 6, 7, 3]
+    assert uncased.encode("The thÉs")[0] == [2, 5, 5, 6, 3]
 
 
 def test_tokenizer_errors():
@@ -494,8 +539,11 @@ def test_input_errors():
         bk.check_inputs(config, np.full((1, 4), 500))
     with pytest.raises(ValueError, match="segment_ids"):
         bk.check_inputs(config, np.ones((1, 4), "int32"), np.full((1, 4), 2))
+    too_long = [np.ones((1, 30), "int32"), np.zeros((1, 30), "int32")]
     with pytest.raises(ValueError, match="max_position_embeddings"):
-        bk.build_bert(config)([np.ones((1, 30), "int32"), np.zeros((1, 30), "int32")])
+        bk.build_bert(config)(too_long)
+    with pytest.raises(ValueError, match="max_position_embeddings"):
+        bk.build_bert(config).predict(too_long, verbose=0)
     with pytest.raises(ValueError, match="seq_len"):
         bk.build_bert(config, seq_len=100)
     with pytest.raises(ValueError, match="mask"):
