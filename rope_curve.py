@@ -606,7 +606,7 @@ class GravityRope:
     r: np.ndarray
     z: np.ndarray
     tension: np.ndarray
-    end_forces: tuple  # (horizontal, vertical) force the rope applies at its lower end
+    lower_end_force: tuple  # (horizontal, vertical) tension components at the lower end
 
     @property
     def bottom_tension(self) -> float:
@@ -622,9 +622,8 @@ class GravityRope:
 
         The upper end carries the lower end's value plus the weight rho g L.
         """
-        scale = self.density * (self.omega * self.span) ** 2
-        return self.end_forces[1] * scale, (self.end_forces[1] + self.gamma * self.length
-                                            / self.span) * scale
+        vertical = self.lower_end_force[1]
+        return vertical, vertical + self.density * self.g * self.length
 
     @property
     def max_radius(self) -> float:
@@ -655,7 +654,7 @@ def rope_with_gravity(length: float, span: float, omega: float, g: float = 9.81,
             the branch); or Gamma so close to it that the whirl is below the solver's resolution.
     """
     base = troposkein(length, span, omega, density)
-    g = _positive("g", g, allow_zero=True)
+    g, tol = _positive("g", g, allow_zero=True), _positive("tol", tol)
     gamma, ell, end = g / (omega * omega * span), length / span, collapse_gamma(length, span)
     if gamma >= end:
         raise ValueError(f"no whirling equilibrium: Gamma = g/(omega^2 span) = {gamma:.6g} is "
@@ -678,9 +677,10 @@ def rope_with_gravity(length: float, span: float, omega: float, g: float = 9.81,
         raise ValueError(f"Gamma = g/(omega^2 span) = {gamma:.6g} is too close to the branch end "
                          f"Gamma_c = {end:.6g}: the whirl has nearly collapsed onto the folded "
                          f"hanging rope and cannot be resolved; raise `omega`.")
-    tension = density * (omega * span) ** 2 * np.hypot(path[:, 1], p[1] + gamma * s)
+    scale = density * (omega * span) ** 2  # the unit of force
+    tension = scale * np.hypot(path[:, 1], p[1] + gamma * s)
     return GravityRope(length, span, omega, g, density, gamma, s * span, path[:, 0] * span,
-                       path[:, 2] * span, tension, (float(p[0]), float(p[1])))
+                       path[:, 2] * span, tension, (float(p[0] * scale), float(p[1] * scale)))
 
 
 # ----------------------------------------------------------------------------- case 3: Kolodner
@@ -697,22 +697,28 @@ def critical_speeds(length: float, g: float = 9.81, n: int = 3) -> np.ndarray:
     return j0_zeros(n) / 2 * math.sqrt(g / length)
 
 
-def _kolodner_rhs(lam: float):
-    """Units of L and rho g L, s from the free end: x' = eta/T, eta' = -lam x, z' = s/T."""
+def _kolodner_rhs(lam: float, a):
+    """Hanging rope in units of L and rho g L, s measured up from the free end, lam = w^2 L/g.
+
+    x' = eta/T, eta' = -lam x, z' = s/T, T = sqrt(eta^2 + s^2) (eta: horizontal tension).
+    The state holds x/a and eta/a, a the free end's offset, so tiny whirls keep their digits.
+    """
     def rhs(s, state):
         x, eta, _ = state
         if s == 0.0:  # free end: T = 0; the limit of eta/T with eta ~ -lam x s
-            root = np.sqrt(1 + (lam * x) ** 2)
+            root = np.sqrt(1 + (lam * a * x) ** 2)
             return np.array([-lam * x / root, -lam * x, 1 / root])
-        t = np.sqrt(eta * eta + s * s)
+        t = np.sqrt((a * eta) ** 2 + s * s)
         return np.array([eta / t, -lam * x, s / t])
     return rhs
 
 
 def _kolodner_paths(amplitude, lam: float, tol: float) -> tuple[np.ndarray, np.ndarray]:
-    amplitude = np.atleast_1d(np.asarray(amplitude, dtype=float))
-    start = np.stack([amplitude, np.zeros_like(amplitude), np.zeros_like(amplitude)])
-    return _integrate(_kolodner_rhs(lam), start, 1.0, tol)  # states: (points, 3, batch)
+    """Integrate from the free end at offsets `amplitude`; states (points, 3, batch), unscaled."""
+    a = np.atleast_1d(np.asarray(amplitude, dtype=float))
+    start = np.stack([np.ones_like(a), np.zeros_like(a), np.zeros_like(a)])
+    sigma, path = _integrate(_kolodner_rhs(lam, a), start, 1.0, tol)
+    return sigma, path * np.stack([a, a, np.ones_like(a)])
 
 
 def _crossings(x: np.ndarray) -> np.ndarray:
@@ -768,7 +774,7 @@ def whirling_mode(length: float, omega: float, g: float = 9.81, mode: int = 1,
         ValueError: bad arguments, mode < 1, or omega at or below the mode's critical speed.
     """
     length, omega = _positive("length", length), _positive("omega", omega)
-    g, density = _positive("g", g), _positive("density", density)
+    g, density, tol = _positive("g", g), _positive("density", density), _positive("tol", tol)
     if isinstance(mode, bool) or not isinstance(mode, (int, np.integer)) or mode < 1:
         raise ValueError(f"`mode` must be an integer >= 1, received {mode!r}.")
     critical = float(critical_speeds(length, g, mode)[-1])
