@@ -172,7 +172,8 @@ class AccumOptimizer(keras.optimizers.Optimizer):
             for v in var_list
         ]
         self._had_grad = tuple(v is not None for v in self.accumulators)
-        self.inner_optimizer.build(self._targets)
+        if not self.inner_optimizer.built:
+            self.inner_optimizer.build(self._targets)
 
     @property
     def variables(self):

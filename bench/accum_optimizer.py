@@ -8,8 +8,10 @@ Adam, with XLA off and on, it times a compiled train step (tape + apply) for
 - accum:    `AccumOptimizer(optimizer, n)`;
 - big:      the bare optimizer on one batch of n * 32 (what a window replaces),
 
-all interleaved round by round in one process, and reports medians. Per-micro-step time is a full
-window's time / n (it includes the one real update). It also reports optimizer state in MB.
+all interleaved round by round in one process (order rotated each round), and reports medians; the
+accum/builtin ratio is taken per round (same machine load) and summarised by median and quartiles.
+Per-micro-step time is a full window's time / n (it includes the one real update). It also reports
+optimizer state in MB.
 
     python bench/accum_optimizer.py            # ~3 minutes on 2 CPU cores
     python bench/accum_optimizer.py --rounds 5 --quick
@@ -77,8 +79,8 @@ def run(args) -> list[dict]:
     micro = [(tf.constant(x[c]), tf.constant(y[c])) for c in cut]
     big = (tf.constant(x), tf.constant(y))
     rows = []
-    for opt_name in ("SGD", "Adam"):
-        for xla in (False, True):
+    for opt_name in args.optimizers.split(","):
+        for xla in [x == "on" for x in args.xla.split(",")]:
             cls = getattr(keras.optimizers, opt_name)
 
             def new(cls=cls, **kw):
@@ -91,8 +93,10 @@ def run(args) -> list[dict]:
                 configs[label] = (make_step(model, opt, xla), opt, model)
             params = configs["plain"][2].count_params()
             times = {k: [] for k in configs}
+            labels = list(configs)
             for r in range(args.rounds + 1):  # round 0 compiles and warms up
-                for label, (step, _, _) in configs.items():
+                for label in labels[r % 4 :] + labels[: r % 4]:  # rotate the order each round
+                    step = configs[label][0]
                     batches = [big] if label == "big" else micro
                     t0 = time.perf_counter()
                     for _ in range(args.windows):
@@ -102,10 +106,13 @@ def run(args) -> list[dict]:
                     if r:
                         times[label].append((time.perf_counter() - t0) / args.windows)
             med = {k: float(np.median(v)) for k, v in times.items()}
+            # paired per round (same load): accum / builtin, median and quartiles
+            ratios = np.array(times["accum"]) / np.array(times["builtin"])
+            q1, q2, q3 = np.percentile(ratios, [25, 50, 75])
             rows.append(dict(
                 optimizer=opt_name, xla=xla, params=params,
                 plain_ms=1e3 * med["plain"] / N, builtin_ms=1e3 * med["builtin"] / N,
-                accum_ms=1e3 * med["accum"] / N, ratio=med["accum"] / med["builtin"],
+                accum_ms=1e3 * med["accum"] / N, ratio=q2, ratio_iqr=(q1, q3),
                 window_ms=1e3 * med["accum"], big_ms=1e3 * med["big"],
                 model_mb=params * 4 / 2**20,
                 plain_state_mb=state_mb(configs["plain"][1]),
@@ -116,14 +123,16 @@ def run(args) -> list[dict]:
     return rows
 
 
-HEADER = ("| optimizer | XLA | plain ms/step | builtin ms/micro | accum ms/micro | accum/builtin "
-          "| accum window ms | big step ms | state MB plain / builtin / accum (model) |\n"
+HEADER = ("| optimizer | XLA | plain ms/step | builtin ms/micro | accum ms/micro "
+          "| accum/builtin per round: median (IQR) | accum window ms | big step ms "
+          "| state MB plain / builtin / accum (model) |\n"
           "|---|---|---|---|---|---|---|---|---|")
 
 
 def fmt_row(r: dict) -> str:
     return (f"| {r['optimizer']} | {'on' if r['xla'] else 'off'} | {r['plain_ms']:.2f} | "
-            f"{r['builtin_ms']:.2f} | {r['accum_ms']:.2f} | {r['ratio']:.3f} | "
+            f"{r['builtin_ms']:.2f} | {r['accum_ms']:.2f} | {r['ratio']:.3f} "
+            f"({r['ratio_iqr'][0]:.2f}-{r['ratio_iqr'][1]:.2f}) | "
             f"{r['window_ms']:.2f} | {r['big_ms']:.2f} | {r['plain_state_mb']:.2f} / "
             f"{r['builtin_state_mb']:.2f} / {r['accum_state_mb']:.2f} ({r['model_mb']:.2f}) |")
 
@@ -133,6 +142,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15, help="timed rounds (medians)")
     parser.add_argument("--windows", type=int, default=10, help="windows per round and config")
     parser.add_argument("--width", type=int, default=1024, help="first hidden width (0.92M params)")
+    parser.add_argument("--optimizers", default="SGD,Adam", help="comma-separated, e.g. Adam")
+    parser.add_argument("--xla", default="off,on", help="comma-separated: off, on")
     parser.add_argument("--quick", action="store_true", help="tiny run to check the script")
     args = parser.parse_args()
     if args.quick:

@@ -149,7 +149,8 @@ def test_float64_matches_big_batch_and_hand_loop(name):
 def test_inner_iterations_advance_once_per_window():
     model, x = mlp(), data(N * B * WINDOWS)
     opt = AccumOptimizer(KO.Adam(0.01), N)
-    run_micro(opt, model, micro_batches(*x)[: 2 * N - 1])  # one short of two windows
+    with pytest.warns(UserWarning, match="2 micro-steps into a window of 3.*applied"):
+        run_micro(opt, model, micro_batches(*x)[: 2 * N - 1])  # one short of two windows
     assert int(opt.iterations) == 2 and int(opt.inner_optimizer.iterations) == 2  # flushed
     assert opt.pending() == 0
 
@@ -185,6 +186,21 @@ def token_model(dtype="float64"):
     rng = np.random.default_rng(3)
     model.set_weights([0.5 * rng.normal(size=w.shape) * (w.ndim > 0) for w in model.get_weights()])
     return model
+
+
+@pytest.mark.parametrize("by", ["nonzero", "sum", "rows"])
+def test_micro_batch_count_reports_count_and_adds_zero_loss(by):
+    x = np.array([[0, 2, 0.5], [1, 0, 0], [0, 0, 3]])
+    expected = {"nonzero": 4.0, "sum": 6.5, "rows": 3.0}[by]
+    layer = MicroBatchCount(by=by)
+    layer.build(x.shape)
+    layer.marker.assign(5.0)  # whatever it holds, the loss term is 0
+    with tf.GradientTape() as tape:
+        out = layer(x)
+        loss = ops.sum(layer.losses)
+    assert float(loss) == 0.0 and np.array_equal(out, x)
+    assert float(tape.gradient(loss, layer.marker)) == expected
+    assert MicroBatchCount.from_config(layer.get_config()).by == by
 
 
 def token_batches(sizes=(B,) * (N * WINDOWS)):
