@@ -849,13 +849,14 @@ def plot_curves(curves, path, title: str = "", vertical: str = "z") -> Path:
 
 def _table(ratios=(1.05, 1.5, 2.0, 3.0, 5.0)) -> list[str]:
     """Key numbers per L/d, in units of d and rho w^2 d^2 (and rho d^3 for I)."""
-    lines = [f"{'L/d':>6} {'m':>10} {'R/d':>9} {'end angle':>9} {'H':>9} {'T_end':>9} "
+    lines = [f"{'L/d':>6} {'m':>10} {'R/d':>9} {'angle/deg':>9} {'H':>9} {'T_end':>9} "
              f"{'I':>9} {'Gamma_c':>8}"]
     for ratio in ratios:
         t = troposkein(ratio, 1.0)
-        lines.append(f"{ratio:6.3g} {t.m:10.6f} {t.max_radius:9.5f} {t.end_angle_deg:8.3f}d "
+        lines.append(f"{ratio:6.3g} {t.m:10.6f} {t.max_radius:9.5f} {t.end_angle_deg:9.3f} "
                      f"{t.axial_force:9.5f} {t.end_tension:9.5f} {t.moment_of_inertia:9.5f} "
                      f"{collapse_gamma(ratio, 1.0):8.4f}")
+    lines.append("units: lengths d, forces rho w^2 d^2, moment of inertia rho d^3")
     return lines
 
 

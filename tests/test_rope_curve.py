@@ -51,6 +51,14 @@ def test_complete_integrals_near_m_zero(m):
     np.testing.assert_allclose(rc.ellipe(m), float(mp.ellipe(m_mp)), rtol=1e-15)
 
 
+@pytest.mark.parametrize("m1", [0.999, 0.5, 1e-4, 1e-12])
+def test_length_excess_equals_the_carlson_form(m1):
+    """D = E - m1 K = (m m1 / 3) R_D(0, 1, m1) (DLMF 19.25.1): AGM against duplication."""
+    m = 1 - m1
+    np.testing.assert_allclose(rc._agm(m, m1)[1], m * m1 * rc.carlson_rd(0.0, 1.0, m1) / 3,
+                               rtol=2e-15)
+
+
 def test_complete_integrals_at_m_one_and_on_arrays():
     assert np.isinf(rc.ellipk(1.0)) and rc.ellipe(1.0) == 1.0
     m = np.linspace(0.0, 0.99, 7)
@@ -425,7 +433,8 @@ def test_cli_prints_numbers_and_writes_png(tmp_path):
 
 def test_demo_table_and_figures(tmp_path):
     lines = rc._demo(tmp_path)
-    assert len(lines) == 8 and "3.76607" in lines[6]
+    assert len(lines) == 9 and "3.76607" in lines[7] and lines[2].split()[:3] == [
+        "1.5", "0.345510", "0.51570"]
     for name in ("troposkein.png", "gravity.png", "hanging.png"):
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
     help_text = subprocess.run([sys.executable, "rope_curve.py", "--help"], cwd=REPO,
