@@ -510,7 +510,7 @@ def write_words(words: Iterable[Word], path: str | os.PathLike, fmt: str = "tsv"
 # ---------------------------------------------------------------- demo and CLI
 
 def _demo() -> list[Word]:
-    """Words of a small generated corpus where 各项目 chains from 各项 + 项目 but is dropped."""
+    """Words of a corpus generated from 8 two-character words and 3 particles: they come back."""
     rng = np.random.default_rng(0)
     vocab = ["各项", "项目", "工作", "我们", "发展", "经济", "建设", "人民", "的", "了", "在"]
     words = rng.choice(vocab, size=4000, p=[.1, .1, .1, .1, .1, .1, .1, .1, .1, .05, .05])
@@ -525,12 +525,14 @@ def main(argv: list[str] | None = None) -> int:
         epilog="example: python new_words.py corpus.txt -o words.tsv --min-count 8")
     parser.add_argument("corpus", nargs="*", type=Path, help="UTF-8 text files (see --encoding)")
     parser.add_argument("-o", "--out", help="output file (default: standard output)")
-    parser.add_argument("--min-count", type=int, default=8)
-    parser.add_argument("--order", type=int, default=4)
+    parser.add_argument("--min-count", type=int, default=8,
+                        help="minimum count of n-grams and of words (default 8)")
+    parser.add_argument("--order", type=int, default=4, help="longest n-gram (default 4)")
     parser.add_argument("--thresholds", help="log-cohesion thresholds for lengths 2..order, "
                         "e.g. 2,4,6 (default 2(k-1))")
     parser.add_argument("--exclude", type=Path, help="known words, one per line (first field)")
-    parser.add_argument("--format", choices=("tsv", "jieba"), default="tsv")
+    parser.add_argument("--format", choices=("tsv", "jieba"), default="tsv",
+                        help="tsv: header + word, count, log cohesion; jieba: `word count`")
     parser.add_argument("--encoding", default="utf-8", help="corpus encoding, e.g. gb18030")
     parser.add_argument("--ascii-units", action="store_true",
                         help="count each run of ASCII letters/digits as one unit")
