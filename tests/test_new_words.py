@@ -214,6 +214,16 @@ def test_random_texts_match_reference(text, min_count, order, chunk_size, worker
     assert_same(fast, reference(text, min_count, order, thresholds))
 
 
+def test_progress_reports_every_pass():
+    calls = []
+    text = "中国人民，" * 200
+    discover(text, 2, chunk_size=100, progress=lambda *a: calls.append(a))
+    assert sorted({c[0] for c in calls}) == [1, 2, 3, 4, 5] and {c[1] for c in calls} == {5}
+    done = {p: [c[2] for c in calls if c[0] == p] for p in range(1, 6)}
+    assert all(d == sorted(d) and len(d) > 5 for d in done.values())  # grows chunk by chunk
+    assert len({d[-1] for d in done.values()}) == 1 and done[1][-1] >= len(text)
+
+
 def test_demo_recovers_generated_words():
     words = {w.word for w in new_words._demo() if len(w.word) > 1}
     assert words == {"各项", "项目", "工作", "我们", "发展", "经济", "建设", "人民"}
