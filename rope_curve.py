@@ -499,7 +499,8 @@ def _rk4_step(rhs, s: float, y: np.ndarray, h: float) -> np.ndarray:
     return y + h / 6 * (k1 + 2 * k2 + 2 * k3 + rhs(s + h, y + h * k3))
 
 
-def _integrate(rhs, y0, s_end: float, tol: float) -> tuple[np.ndarray, np.ndarray]:
+def _integrate(rhs, y0, s_end: float, tol: float, samples: int = 0
+               ) -> tuple[np.ndarray, np.ndarray]:
     """Adaptive Runge-Kutta 4 with step doubling and local extrapolation (fifth order).
 
     One step of h and two of h/2 differ by ~15x the error of the latter; a step is kept when
@@ -507,12 +508,12 @@ def _integrate(rhs, y0, s_end: float, tol: float) -> tuple[np.ndarray, np.ndarra
     (near the end of the gravity branch, at a hanging rope's free end) and grow elsewhere.
 
     Returns:
-        (s, states): the accepted grid and the states on it, states[i] at s[i].
+        (s, states): the accepted grid (at least `samples` steps) and states[i] at s[i].
     """
     s, y, h = 0.0, np.asarray(y0, dtype=float), s_end / 32
     grid, path = [0.0], [y]
     while s_end - s > 1e-14 * s_end:
-        h = min(h, s_end - s, s_end / 400)  # at least 400 samples for plots and maxima
+        h = min(h, s_end - s, s_end / max(samples, 1))
         full = _rk4_step(rhs, s, y, h)
         half = _rk4_step(rhs, s + h / 2, _rk4_step(rhs, s, y, h / 2), h / 2)
         error = np.max(np.abs(half - full)) / 15
@@ -559,9 +560,9 @@ def _gravity_rhs(gamma: float, v0: float):
     return rhs
 
 
-def _shoot(p, gamma: float, ell: float, tol: float) -> tuple[np.ndarray, np.ndarray]:
+def _shoot(p, gamma: float, ell: float, tol: float, samples: int = 0):
     start = np.array([0.0, p[0], 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0])
-    return _integrate(_gravity_rhs(gamma, p[1]), start, ell, tol)
+    return _integrate(_gravity_rhs(gamma, p[1]), start, ell, tol, samples)
 
 
 def _newton_gravity(p, gamma: float, ell: float, tol: float):
@@ -570,7 +571,7 @@ def _newton_gravity(p, gamma: float, ell: float, tol: float):
     Returns (p, largest x on the rope), or None when Newton stalls or leaves the branch.
     """
     previous = np.inf
-    for _ in range(12):  # from a continuation guess Newton needs 3-6 steps
+    for iteration in range(12):  # from a continuation guess Newton needs 3-6 steps
         if p[0] <= 0:  # the rope would leave the lower end inwards: off the branch
             return None
         try:
@@ -580,7 +581,7 @@ def _newton_gravity(p, gamma: float, ell: float, tol: float):
         end = path[-1]
         residual = np.array([end[0], end[2] - 1.0])
         size = np.max(np.abs(residual))
-        if not np.isfinite(size) or size > 0.5 * previous:
+        if not np.isfinite(size) or (iteration > 3 and size > 0.5 * previous):
             return None
         if size < 1e-13:
             return p, float(np.max(path[:, 0]))
@@ -662,16 +663,17 @@ def rope_with_gravity(length: float, span: float, omega: float, g: float = 9.81,
                          f"raise `omega` above {math.sqrt(g / (end * span)):.6g}.")
     unit = 4 * base.m1 * base.K ** 2  # troposkein end forces in units of rho w^2 d^2
     p = np.array([2 * math.sqrt(base.m) / (base.m1 * unit), 1 / unit])
-    done, step, amplitude = 0.0, gamma, 1.0
+    done, step, amplitude, slope = 0.0, gamma, 1.0, np.zeros(2)
     while done < gamma and step >= 1e-4 * gamma and amplitude > 1e-4:
         trial = min(gamma, done + step)
-        found = _newton_gravity(p, trial, ell, tol)
+        found = _newton_gravity(p + (trial - done) * slope, trial, ell, tol)  # secant predictor
         if found is not None:
+            slope = (found[0] - p) / (trial - done)
             (p, amplitude), done, step = found, trial, 2 * step
         else:
             step /= 4
     if done == gamma:  # accept only what a 100x tighter integration confirms
-        s, path = _shoot(p, gamma, ell, tol)
+        s, path = _shoot(p, gamma, ell, tol, samples=400)
         check = _shoot(p, gamma, ell, tol / 100)[1][-1]
     if done < gamma or max(abs(check[0]), abs(check[2] - 1)) > 1e-9 or amplitude < 1e-4:
         raise ValueError(f"Gamma = g/(omega^2 span) = {gamma:.6g} is too close to the branch end "
@@ -713,11 +715,11 @@ def _kolodner_rhs(lam: float, a):
     return rhs
 
 
-def _kolodner_paths(amplitude, lam: float, tol: float) -> tuple[np.ndarray, np.ndarray]:
+def _kolodner_paths(amplitude, lam: float, tol: float, samples: int = 0):
     """Integrate from the free end at offsets `amplitude`; states (points, 3, batch), unscaled."""
     a = np.atleast_1d(np.asarray(amplitude, dtype=float))
     start = np.stack([np.ones_like(a), np.zeros_like(a), np.zeros_like(a)])
-    sigma, path = _integrate(_kolodner_rhs(lam, a), start, 1.0, tol)
+    sigma, path = _integrate(_kolodner_rhs(lam, a), start, 1.0, tol, samples)
     return sigma, path * np.stack([a, a, np.ones_like(a)])
 
 
@@ -751,7 +753,9 @@ class WhirlingMode:
 
     @property
     def axis_crossings(self) -> int:
-        return int(_crossings(self.r[:, None])[0])
+        """Sign changes of r below the suspension point (round-off near r = 0 ignored)."""
+        r = self.r[np.abs(self.r) > 1e-6 * np.max(np.abs(self.r))]
+        return int(np.sum(np.sign(r[1:]) != np.sign(r[:-1])))
 
 
 def whirling_mode(length: float, omega: float, g: float = 9.81, mode: int = 1,
@@ -803,7 +807,7 @@ def whirling_mode(length: float, omega: float, g: float = 9.81, mode: int = 1,
         hi, f_hi = mid, f_mid
         if abs(hi - lo) <= 4 * _EPS * hi or f_mid == 0:
             break
-    sigma, path = _kolodner_paths(hi, lam, tol)
+    sigma, path = _kolodner_paths(hi, lam, tol, samples=400)
     s, path = (1 - sigma[::-1]) * length, path[::-1, :, 0]  # from the top down
     top_tension = density * g * length * math.hypot(path[0, 1], 1.0)
     return WhirlingMode(length, omega, g, density, mode, s, path[:, 0] * length,

@@ -334,7 +334,7 @@ def test_whirling_modes_cross_the_axis_mode_minus_one_times():
     for mode in (1, 2, 3, 4):
         w = rc.whirling_mode(1.0, omega, 9.81, mode, tol=1e-10)
         assert w.axis_crossings == mode - 1
-        assert abs(w.r[0]) < 1e-12 and abs(w.depth[0]) == 0.0
+        assert abs(w.r[0]) < 1e-9 and abs(w.depth[0]) == 0.0  # top on the axis (tol 1e-10)
     between = 0.5 * (speeds[1] + speeds[2])  # exactly two modes exist between w_2 and w_3
     assert rc.whirling_mode(1.0, between, 9.81, 2, tol=1e-9).axis_crossings == 1
     with pytest.raises(ValueError, match="critical speed of mode 3"):
