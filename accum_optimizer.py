@@ -1,27 +1,24 @@
 """Exact gradient accumulation for any Keras 3 optimizer: n small batches, one big-batch update.
 
-With `steps=n`, the wrapper adds up the gradients of n micro-batches (all taken at the same
-weights) in one buffer per variable and calls the wrapped optimizer once per window with their
-average. The wrapped optimizer therefore sees exactly the gradient of the n-times-larger batch, and
-its iteration counter, learning-rate schedule, EMA, weight decay and clipping advance once per big
-batch. Keras' own `gradient_accumulation_steps` averages the same gradients, but evaluates schedules
-and EMA at the micro-step counter and always divides by n; this wrapper does neither.
-
-For a loss that is a mean over a varying number of items (masked tokens, ragged last batches),
-`mode="weighted"` weights micro-batch i by its item count c_i, so the window's update uses
-sum_i c_i g_i / sum_i c_i: the big batch's item-level mean. The count reaches the optimizer through
-the gradient of a zero-valued marker weight that `MicroBatchCount` adds to the loss, so the recipe
-works unchanged in `model.fit`, custom loops, every backend and under loss scaling.
+With `steps=n` the wrapper adds up the gradients of n micro-batches, all taken at the same weights,
+in one buffer per variable and calls the wrapped optimizer once per window with their average: it
+sees exactly the gradient of the n-times-larger batch, and its iteration counter, learning-rate
+schedule, EMA, weight decay and clipping advance once per big batch. Keras' own
+`gradient_accumulation_steps` evaluates schedules and EMA at the micro-step counter and always
+divides by n; this wrapper does neither. For a loss that is a mean over a varying number of items
+(masked tokens, ragged batches), `mode="weighted"` uses sum_i c_i g_i / sum_i c_i with c_i the item
+count of micro-batch i, reported from inside the model by `MicroBatchCount` (works in `fit`).
 
 Reference: the Keras-2 `AccumOptimizer` recipe (Su Jianlin, 2019), made exact: no one-step lag.
 
-    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(1)])
     opt = AccumOptimizer(keras.optimizers.Adam(1e-3), steps=4)  # batch 16 acts as batch 64
     model.compile(optimizer=opt, loss="mse")
     model.fit(x, y, batch_size=16, callbacks=[AccumCallback()])
 
-Token-mean losses:  ids = MicroBatchCount(by="nonzero")(ids)  on the token ids (0 = padding),
-then `AccumOptimizer(inner, steps, mode="weighted")`.
+Token-mean loss: `ids = MicroBatchCount(by="nonzero")(ids)` in the model (0 = padding), then
+compile with `AccumOptimizer(inner, 4, mode="weighted")` and
+`SparseCategoricalCrossentropy(True, reduction="mean_with_sample_weight")`, and fit with
+`sample_weight=(ids != 0)`.
 
 Requirements: keras >= 3.10 with the TensorFlow, JAX or torch backend; numpy.
 Copy this file into your project and keep this header. Licence: MIT.
@@ -285,12 +282,9 @@ class AccumOptimizer(keras.optimizers.Optimizer):
         discard = self.leftover == "discard"
         pending = self.flush(discard=discard)
         if pending:
-            warnings.warn(
-                f"Training ended {pending} micro-steps into a window of {self.steps}: "
-                f"leftover={self.leftover!r}, so they were "
-                + ("dropped." if discard else "applied."),
-                stacklevel=2,
-            )
+            then = "dropped" if discard else "applied"
+            warnings.warn(f"Training ended {pending} micro-steps into a window of {self.steps}: "
+                          f"leftover={self.leftover!r}, so they were {then}.", stacklevel=2)
         self.inner_optimizer.finalize_variable_values([v for v in var_list if not _is_marker(v)])
 
     def get_config(self):
@@ -344,9 +338,8 @@ class AccumCallback(keras.callbacks.Callback):
 def _demo(out: str | None = None, steps: int = 4, windows: int = 6) -> dict:
     """Masked token loss, LR schedule and EMA: big batch vs AccumOptimizer vs built-in accumulation.
 
-    Trains one tiny token model three times from the same weights on the same sequences of
-    varying length; returns (and with `out`, writes as JSON) the largest weight difference of
-    each accumulating run from the big-batch run.
+    Returns (and with `out`, writes as JSON) each accumulating run's largest weight difference from
+    the big-batch run: a tiny token model, same initial weights, same sequences of varying length.
     """
     rng = np.random.default_rng(0)
     rows = 4 * steps * windows  # micro-batches of 4 sequences
@@ -393,9 +386,9 @@ def main(argv=None) -> None:
     parser.add_argument("--out", default=None, help="directory for accum_optimizer_demo.json")
     args = parser.parse_args(argv)
     result = _demo(args.out, args.steps, args.windows)
-    print(f"max |weights - big batch| after {args.windows} updates of {args.steps} micro-batches")
-    print(f"  AccumOptimizer:              {result['accum_max_abs_diff']:.2e}")
-    print(f"  gradient_accumulation_steps: {result['builtin_max_abs_diff']:.2e}")
+    print(f"max |weights - big batch| after {args.windows} updates of {args.steps} micro-batches:")
+    print(f"  AccumOptimizer {result['accum_max_abs_diff']:.2e}, "
+          f"gradient_accumulation_steps {result['builtin_max_abs_diff']:.2e}")
 
 
 if __name__ == "__main__":
