@@ -88,7 +88,7 @@ def run_child(method: str, path: Path, min_count: int) -> dict:
         import new_words
     elif method == "smoothnlp":
         from smoothnlp.algorithm.phrase import extract_phrase
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     if method == "new_words":
         words = [w.word for w in new_words.discover([path], min_count)]
     elif method == "new_words-2t":
@@ -100,18 +100,25 @@ def run_child(method: str, path: Path, min_count: int) -> dict:
     else:
         lines = path.read_text(encoding="utf-8").splitlines()
         words = extract_phrase(lines, top_k=10 ** 9, max_n=4, min_freq=min_count)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     multi = [w for w in words if len(w) > 1][:1000]
-    return {"seconds": seconds, "peak": peak, "top": multi, "n": len(words)}
+    return {"seconds": seconds, "cpu": cpu, "peak": peak, "top": multi, "n": len(words)}
 
 
-def measure(method: str, path: Path, min_count: int, python: str) -> dict:
+def measure(method: str, path: Path, min_count: int, python: str, timeout: float) -> dict:
+    """One child run; its result is also logged to stderr at once as a JSON line."""
     cmd = [python, __file__, "--child", method, str(path), "--min-count", str(min_count)]
-    done = subprocess.run(cmd, capture_output=True, text=True)
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"not finished after {timeout:.0f} s"}
     if done.returncode:
         return {"error": done.stderr.strip().splitlines()[-1] if done.stderr else "failed"}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    print(json.dumps({"method": method, "file": path.name,
+                      **{k: v for k, v in result.items() if k != "top"}}), file=sys.stderr)
+    return result
 
 
 # ---------------------------------------------------------------- corpora and table
@@ -144,6 +151,7 @@ def main() -> None:
     parser.add_argument("--big-mb", type=float, default=100, help="size of the repeated corpus")
     parser.add_argument("--repeats", type=int, default=3, help="runs per cell on the small one")
     parser.add_argument("--skip", nargs="*", default=[], choices=METHODS)
+    parser.add_argument("--timeout", type=float, default=2400, help="seconds per child run")
     parser.add_argument("--peer-python", default=os.environ.get("SMOOTHNLP_PYTHON", sys.executable),
                         help="interpreter with smoothnlp installed (env SMOOTHNLP_PYTHON)")
     args = parser.parse_args()
@@ -154,29 +162,31 @@ def main() -> None:
         paths, gold = make_corpora(Path(tmp), args.big_mb)
         print(f"{time.strftime('%Y-%m-%d %H:%M')} UTC, {os.cpu_count()} CPUs, "
               f"min count {args.min_count}, medians of {args.repeats} on the small corpus\n")
-        print("| corpus | method | MB | seconds | MB/min | peak RSS MB | bytes/input byte | "
-              "P@1000 | speed vs SmoothNLP |")
-        print("|---|---|---|---|---|---|---|---|---|")
+        print("| corpus | method | MB | wall s | MB/min | CPU s | MB/CPU-min | peak RSS MB | "
+              "bytes/input byte | P@1000 | speed vs SmoothNLP (wall) |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
         for i, path in enumerate(paths):
             mb = path.stat().st_size / 1e6
             rows = {}
             for method in (m for m in METHODS if m not in args.skip):
                 python = args.peer_python if method == "smoothnlp" else sys.executable
-                runs = [measure(method, path, args.min_count, python)
+                runs = [measure(method, path, args.min_count, python, args.timeout)
                         for _ in range(args.repeats if i == 0 else 1)]
                 failed = [r for r in runs if "error" in r]
                 rows[method] = failed[0] if failed else {
                     "seconds": statistics.median(r["seconds"] for r in runs),
+                    "cpu": statistics.median(r["cpu"] for r in runs),
                     "peak": max(r["peak"] for r in runs), "top": runs[0]["top"]}
             peer = rows.get("smoothnlp", {}).get("seconds")
             for method, r in rows.items():
                 if "error" in r:
-                    print(f"| {path.name} | {method} | {mb:.1f} | failed: {r['error']} ||||||")
+                    print(f"| {path.name} | {method} | {mb:.1f} | {r['error']} ||||||||")
                     continue
                 precision = sum(w in gold for w in r["top"]) / max(1, len(r["top"]))
                 ratio = f"{peer / r['seconds']:.1f}x" if peer else "n/a"
                 print(f"| {path.name} | {method} | {mb:.1f} | {r['seconds']:.2f} | "
-                      f"{mb / r['seconds'] * 60:.0f} | {r['peak'] / 1e6:.0f} | "
+                      f"{mb / r['seconds'] * 60:.0f} | {r['cpu']:.2f} | {mb / r['cpu'] * 60:.0f} | "
+                      f"{r['peak'] / 1e6:.0f} | "
                       f"{r['peak'] / (mb * 1e6):.1f} | {precision:.3f} | {ratio} |", flush=True)
 
 
