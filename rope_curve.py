@@ -133,6 +133,16 @@ def ellipe(m, m1=None):
     return np.where(m1 == 0, 1.0, d + m1 * k)
 
 
+def _carlson_args(x, y, z, name: str, degenerate):
+    """Broadcast float arrays; refuse negative or degenerate arguments (the integral diverges)."""
+    x, y, z = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, y, z)))
+    if np.any(~((x >= 0) & (y >= 0) & (z >= 0))) or np.any(degenerate(x, y, z)):
+        raise ValueError(f"{name} needs finite non-negative x, y, z ({name} = inf when "
+                         f"{'two are zero' if name == 'R_F' else 'z = 0 or x = y = 0'}), "
+                         f"received x={x}, y={y}, z={z}.")
+    return x, y, z
+
+
 def carlson_rf(x, y, z):
     """Carlson's symmetric integral R_F(x, y, z) by duplication (Carlson 1995, DLMF 19.36.1).
 
@@ -142,7 +152,8 @@ def carlson_rf(x, y, z):
     Returns:
         R_F = 1/2 int_0^inf dt / sqrt((t+x)(t+y)(t+z)), to a few ulp.
     """
-    x0, y0, z0 = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, y, z)))
+    x0, y0, z0 = _carlson_args(
+        x, y, z, "R_F", lambda x, y, z: (x == 0) * 1 + (y == 0) + (z == 0) > 1)
     x, y, z = x0, y0, z0
     a0 = (x + y + z) / 3.0
     q = (3.0 * _EPS) ** (-1 / 6) * np.maximum.reduce([abs(a0 - x), abs(a0 - y), abs(a0 - z)])
@@ -167,7 +178,8 @@ def carlson_rd(x, y, z):
     Returns:
         R_D = 3/2 int_0^inf dt / (sqrt((t+x)(t+y)) (t+z)^(3/2)).
     """
-    x0, y0, z0 = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, y, z)))
+    x0, y0, z0 = _carlson_args(
+        x, y, z, "R_D", lambda x, y, z: ((x == 0) & (y == 0)) | (z == 0))
     x, y, z = x0, y0, z0
     a0 = (x + y + 3 * z) / 5.0
     q = (_EPS / 4) ** (-1 / 6) * np.maximum.reduce([abs(a0 - x), abs(a0 - y), abs(a0 - z)])
@@ -202,7 +214,7 @@ def ellipkinc(phi, m, m1=None):
     """
     m, m1 = _parameters(m, m1)
     n, s, c = _reduce_amplitude(phi)
-    rest = s * carlson_rf(c * c, c * c + m1 * s * s, 1.0)
+    rest = s * carlson_rf(c * c, c * c + m1 * s * s, 1.0)  # cos(double) is never exactly 0
     return rest if not np.any(n) else rest + 2 * n * ellipk(m, m1)
 
 
@@ -214,12 +226,9 @@ def ellipeinc(phi, m, m1=None):
     """
     m, m1 = _parameters(m, m1)
     n, s, c = _reduce_amplitude(phi)
-    delta2 = c * c + m1 * s * s
-    with np.errstate(invalid="ignore", divide="ignore"):
-        last = np.where(delta2 > 0, m * s * c / np.sqrt(delta2), 0.0)
+    delta2 = c * c + m1 * s * s  # > 0: cos of a double is never exactly 0
     rest = (m1 * s * carlson_rf(c * c, delta2, 1.0)
-            + m * m1 * s ** 3 * carlson_rd(c * c, 1.0, np.where(delta2 > 0, delta2, 1.0)) / 3
-            + last)
+            + m * m1 * s ** 3 * carlson_rd(c * c, 1.0, delta2) / 3 + m * s * c / np.sqrt(delta2))
     return rest if not np.any(n) else rest + 2 * n * ellipe(m, m1)
 
 
@@ -299,7 +308,7 @@ def j0_zeros(n: int) -> np.ndarray:
 def _solve_logit(curve, target: float, start: float) -> tuple[float, float]:
     """Solve curve(t) = target for t = ln(m/m1) by Newton inside a bisection bracket.
 
-    `curve(t, m, m1)` returns (value, d value / dt), increasing in t. Working in t keeps m and
+    `curve(m, m1)` returns (value, d value / dt), increasing in t. Working in t keeps m and
     m1 = 1 - m both to full relative precision: m = 1/(1 + e^-t), m1 = 1/(1 + e^t).
     """
     lo, hi, t = -80.0, 36.0, min(max(start, -79.0), 35.0)
@@ -817,7 +826,7 @@ def whirling_mode(length: float, omega: float, g: float = 9.81, mode: int = 1,
 # ----------------------------------------------------------------------------- plots and CLI
 
 
-def plot_curves(curves, path, title: str = "", vertical: str = "z") -> Path:
+def plot_curves(curves, path: str | Path, title: str = "", vertical: str = "z") -> Path:
     """Draw ropes as (r, z, label) triples, each with its mirror image, to a PNG file.
 
     The mirror (dashed) is the same rope half a turn later, so the pair outlines the surface

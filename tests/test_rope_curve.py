@@ -117,6 +117,15 @@ def test_incomplete_integrals_match_mpmath(m1):
     np.testing.assert_allclose(e, [float(mp.ellipe(p, m_mp)) for p in phi], rtol=1e-14)
 
 
+def test_incomplete_integrals_at_m_one():
+    phi = np.array([0.4, np.pi / 2, 2.0])
+    np.testing.assert_allclose(rc.ellipkinc(phi[:1], 1.0), np.arctanh(np.sin(0.4)), rtol=1e-15)
+    # the double nearest pi/2 is just below it, where F(phi | 1) = artanh(sin phi) is ~38
+    np.testing.assert_allclose(rc.ellipkinc(np.pi / 2, 1.0), float(mp.ellipf(np.pi / 2, 1)),
+                               rtol=1e-14)
+    np.testing.assert_allclose(rc.ellipeinc(phi[:2], 1.0), np.sin(phi[:2]), rtol=1e-15)
+
+
 def test_j0_zeros_and_critical_speeds_match_scipy():
     np.testing.assert_allclose(rc.j0_zeros(100), jn_zeros(0, 100), rtol=1e-14)
     np.testing.assert_allclose(rc.j0_zeros(1)[0], J01, rtol=1e-15)
@@ -391,6 +400,9 @@ def test_whirling_mode_small_amplitude_is_bessel_shape():
     (lambda: rc.whirling_mode(1.0, rc.critical_speeds(1.0, 9.81, 1)[0], 9.81, 1),
      "`omega` must exceed the critical speed"),
     (lambda: rc.ellipk(1.5), "`m` must lie in"),
+    (lambda: rc.carlson_rf(0.0, 0.0, 1.0), "R_F needs finite non-negative"),
+    (lambda: rc.carlson_rd(1.0, 1.0, 0.0), "R_D needs finite non-negative"),
+    (lambda: rc.carlson_rd(-1.0, 1.0, 1.0), "R_D needs finite non-negative"),
     (lambda: rc.rope_with_gravity(2.0, 1.0, 3.0, tol=0.0), "`tol` must be finite and > 0"),
     (lambda: rc.plot_curves([], "figure.jpg"), "`path` must end in .png"),
 ])
