@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 _EPS = np.finfo(float).eps
 
@@ -111,7 +112,7 @@ def _agm(m, m1):
     return (k, d_legendre) if np.ndim(m1) == 0 else (k, np.where(m1 < 0.01, d_legendre, d))
 
 
-def ellipk(m, m1=None):
+def ellipk(m: ArrayLike, m1: ArrayLike | None = None) -> np.ndarray:
     """Complete elliptic integral of the first kind K(m), by the AGM.
 
     Args:
@@ -126,7 +127,7 @@ def ellipk(m, m1=None):
         return np.where(m1 == 0, np.inf, _agm(m, m1)[0])
 
 
-def ellipe(m, m1=None):
+def ellipe(m: ArrayLike, m1: ArrayLike | None = None) -> np.ndarray:
     """Complete elliptic integral of the second kind E(m) = D + m1 K, by the AGM (see ellipk)."""
     m, m1 = _parameters(m, m1)
     k, d = _agm(m, np.where(m1 == 0, 1.0, m1))
@@ -143,7 +144,7 @@ def _carlson_args(x, y, z, name: str, degenerate):
     return x, y, z
 
 
-def carlson_rf(x, y, z):
+def carlson_rf(x: ArrayLike, y: ArrayLike, z: ArrayLike) -> np.ndarray:
     """Carlson's symmetric integral R_F(x, y, z) by duplication (Carlson 1995, DLMF 19.36.1).
 
     Args:
@@ -169,7 +170,7 @@ def carlson_rf(x, y, z):
     return (1 - e2 / 10 + e3 / 14 + e2 * e2 / 24 - 3 * e2 * e3 / 44) / np.sqrt(a)
 
 
-def carlson_rd(x, y, z):
+def carlson_rd(x: ArrayLike, y: ArrayLike, z: ArrayLike) -> np.ndarray:
     """Carlson's R_D(x, y, z) = R_J(x, y, z, z) by duplication (Carlson 1995, DLMF 19.36.2).
 
     Args:
@@ -207,7 +208,7 @@ def _reduce_amplitude(phi):
     return n, np.sin(rest), np.cos(rest)
 
 
-def ellipkinc(phi, m, m1=None):
+def ellipkinc(phi: ArrayLike, m: ArrayLike, m1: ArrayLike | None = None) -> np.ndarray:
     """Incomplete integral of the first kind F(phi | m) = sin R_F(cos^2, 1 - m sin^2, 1).
 
     1 - m sin^2 is formed as cos^2 + m1 sin^2, so nothing cancels when m is close to 1.
@@ -218,7 +219,7 @@ def ellipkinc(phi, m, m1=None):
     return rest if not np.any(n) else rest + 2 * n * ellipk(m, m1)
 
 
-def ellipeinc(phi, m, m1=None):
+def ellipeinc(phi: ArrayLike, m: ArrayLike, m1: ArrayLike | None = None) -> np.ndarray:
     """Incomplete integral of the second kind E(phi | m), in a form with positive terms only.
 
     E = m1 s R_F(c^2, D^2, 1) + m m1 s^3 R_D(c^2, 1, D^2) / 3 + m s c / D, D^2 = c^2 + m1 s^2
@@ -232,7 +233,8 @@ def ellipeinc(phi, m, m1=None):
     return rest if not np.any(n) else rest + 2 * n * ellipe(m, m1)
 
 
-def ellipj(u, m, m1=None):
+def ellipj(u: ArrayLike, m: ArrayLike, m1: ArrayLike | None = None
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Jacobi sn, cn, dn by descending Landen (Gauss) transformations, DLMF 22.7.1-22.7.3.
 
     Each step maps k to k_(n+1) = (1 - k')/(1 + k') = k^2/(1 + k')^2 and carries k' separately,
@@ -400,11 +402,11 @@ class Troposkein:
     def _u(self, z):
         return 2 * self.K * np.asarray(z, dtype=float) / self.span
 
-    def __call__(self, z) -> np.ndarray:
+    def __call__(self, z: ArrayLike) -> np.ndarray:
         """r(z) for z in [0, span]."""
         return self.max_radius * ellipj(self._u(z), self.m, self.m1)[0]
 
-    def tension(self, z) -> np.ndarray:
+    def tension(self, z: ArrayLike) -> np.ndarray:
         """Tension T(z) = rho w^2 d^2 (2 dn^2 - m1) / (4 m1^2 K^2) along the rope."""
         dn = ellipj(self._u(z), self.m, self.m1)[2]
         return self._unit_tension * (2 * dn * dn - self.m1)
@@ -414,7 +416,7 @@ class Troposkein:
         z = np.linspace(0.0, self.span, n)
         return z, self(z)
 
-    def arc_length(self, z) -> np.ndarray:
+    def arc_length(self, z: ArrayLike) -> np.ndarray:
         """Arc length s(z) from the end z = 0, by the positive-term form of E(am u | m).
 
         s = d/(2K) [u + 2m sn^3 R_D(cn^2, 1, dn^2)/3 + 2m sn cn/(m1 dn)] for u <= K, and by
@@ -909,6 +911,8 @@ def main(argv=None) -> None:
     parser.add_argument("--png", help="draw this rope to a PNG file")
     parser.add_argument("--out", help="directory for the demo figures")
     args = parser.parse_args(argv)
+    if args.png and not args.png.lower().endswith(".png"):
+        parser.error(f"--png must name a .png file, received {args.png!r}.")
     if args.length is None:
         print("\n".join(_demo(args.out)))
         return

@@ -441,6 +441,9 @@ def test_cli_prints_numbers_and_writes_png(tmp_path):
     bad = subprocess.run([sys.executable, "rope_curve.py", "--length", "1", "--span", "2"],
                          cwd=REPO, capture_output=True, text=True)
     assert bad.returncode == 2 and "`length` must exceed `span`" in bad.stderr
+    jpg = subprocess.run([sys.executable, "rope_curve.py", "--length", "3", "--png", "r.jpg"],
+                         cwd=REPO, capture_output=True, text=True)
+    assert jpg.returncode == 2 and "--png must name a .png file" in jpg.stderr
 
 
 def test_demo_table_and_figures(tmp_path):
