@@ -27,7 +27,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AttentionMask", "BertConfig", "Embeddings", "FeedForward", "GOOGLE_NAMES", "HF_NAMES",
     "MultiHeadSelfAttention", "OutputBias", "Pooler", "Tokenizer", "TransformerBlock",
-    "build_bert", "check_inputs", "gelu_approximate", "load_bert", "load_google_checkpoint",
+    "build_bert", "check_inputs", "gelu", "gelu_approximate", "load_bert", "load_google_checkpoint",
     "load_safetensors", "load_tokenizer", "read_safetensors", "save_google_checkpoint",
 ]
 
@@ -49,6 +49,13 @@ from keras import ops
 
 
 @keras.saving.register_keras_serializable(package="bert4keras")
+def gelu(x):
+    """Exact GELU, x * Phi(x) = x/2 * (1 + erf(x / sqrt 2)), written with erf: on TensorFlow
+    this is faster than `keras.activations.gelu`, which goes through erfc."""
+    return 0.5 * x * (1.0 + ops.erf(x * (1.0 / math.sqrt(2.0))))
+
+
+@keras.saving.register_keras_serializable(package="bert4keras")
 def gelu_approximate(x):
     """GELU with the tanh approximation used by Google's original BERT code and keras-bert."""
     return keras.activations.gelu(x, approximate=True)
@@ -56,7 +63,7 @@ def gelu_approximate(x):
 
 # config `hidden_act` -> Keras activation. "gelu" is the exact erf form (as in Hugging Face).
 _ACTIVATIONS = {
-    "gelu": "gelu", "gelu_new": gelu_approximate, "gelu_pytorch_tanh": gelu_approximate,
+    "gelu": gelu, "gelu_new": gelu_approximate, "gelu_pytorch_tanh": gelu_approximate,
     "gelu_approximate": gelu_approximate, "relu": "relu", "tanh": "tanh",
 }
 

