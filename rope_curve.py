@@ -307,7 +307,7 @@ def j0_zeros(n: int) -> np.ndarray:
 # ----------------------------------------------------------------------------- case 1: troposkein
 
 
-def _solve_logit(curve, target: float, start: float) -> tuple[float, float]:
+def _solve_logit(curve, target: float, start: float, what: str) -> tuple[float, float]:
     """Solve curve(t) = target for t = ln(m/m1) by Newton inside a bisection bracket.
 
     `curve(m, m1)` returns (value, d value / dt), increasing in t. Working in t keeps m and
@@ -324,8 +324,8 @@ def _solve_logit(curve, target: float, start: float) -> tuple[float, float]:
             break
         t = t_new
     if not -79.9 < t < 35.9:
-        raise ValueError("the rope is too close to straight or too long: no m in "
-                         "[1e-34, 1 - 2e-16] fits.")
+        raise ValueError(f"{what} is outside the supported range (m from 1e-34 to 1 - 2e-16, "
+                         f"that is L/d - 1 from ~1e-34 to ~1e14).")
     return 1 / (1 + math.exp(-t)), 1 / (1 + math.exp(t))
 
 
@@ -479,7 +479,8 @@ def troposkein(length: float, span: float, omega: float = 1.0, density: float = 
                          f"between its ends cannot be hung), received length={length!r}, "
                          f"span={span!r}.")
     excess = (length - span) / span
-    m, m1 = _solve_logit(_log_excess, math.log(excess), math.log(excess))
+    m, m1 = _solve_logit(_log_excess, math.log(excess), math.log(excess),
+                         f"`length`/`span` = {length / span!r}")
     k, d = _agm(m, m1)
     return Troposkein(length, span, omega, density, m, m1, k, d + m1 * k)
 
@@ -494,7 +495,7 @@ def troposkein_from_radius(radius: float, span: float, omega: float = 1.0,
     span, omega, density = _check_troposkein_args(span, omega, density)
     ratio = radius / span
     start = 2 * math.log(ratio * math.pi / 2) if ratio < 0.5 else math.log(ratio)
-    m, m1 = _solve_logit(_log_radius, math.log(ratio), start)
+    m, m1 = _solve_logit(_log_radius, math.log(ratio), start, f"`radius`/`span` = {ratio!r}")
     k, d = _agm(m, m1)
     length = span * (1 + 2 * d / (m1 * k))
     return Troposkein(length, span, omega, density, m, m1, k, d + m1 * k)

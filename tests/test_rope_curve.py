@@ -389,6 +389,8 @@ def test_whirling_mode_small_amplitude_is_bessel_shape():
     (lambda: rc.troposkein(1.0, 1.0), "`length` must exceed `span`"),
     (lambda: rc.troposkein(0.5, 1.0), "`length` must exceed `span`"),
     (lambda: rc.troposkein(-2.0, 1.0), "`length` must be finite and > 0"),
+    (lambda: rc.troposkein(1e20, 1.0), "`length`/`span` = 1e\\+20 is outside the supported"),
+    (lambda: rc.troposkein_from_radius(1e-30, 1.0), "`radius`/`span` = 1e-30 is outside"),
     (lambda: rc.troposkein(2.0, float("nan")), "`span` must be finite and > 0"),
     (lambda: rc.troposkein(2.0, 1.0, omega=float("inf")), "`omega` must be finite"),
     (lambda: rc.troposkein(2.0, 1.0, density=0.0), "`density` must be finite and > 0"),
