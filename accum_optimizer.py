@@ -50,10 +50,8 @@ def _is_marker(variable) -> bool:
 
 def _check_args(optimizer, steps, mode, leftover) -> None:
     if not isinstance(optimizer, keras.optimizers.Optimizer):
-        raise TypeError(
-            "Argument `optimizer` must be a keras.optimizers.Optimizer instance. "
-            f"Received: optimizer={optimizer!r} of type {type(optimizer).__name__}"
-        )
+        raise TypeError("Argument `optimizer` must be a keras.optimizers.Optimizer instance. "
+                        f"Received: {optimizer!r} of type {type(optimizer).__name__}")
     node = optimizer
     while node is not None:  # look through LossScaleOptimizer and friends
         if isinstance(node, AccumOptimizer) or node.gradient_accumulation_steps:
@@ -96,9 +94,7 @@ class MicroBatchCount(keras.layers.Layer):
         kwargs.setdefault("dtype", "float32")  # exact integer counts, also under mixed precision
         super().__init__(**kwargs)
         if by not in ("nonzero", "sum", "rows"):
-            raise ValueError(
-                f"Argument `by` must be 'nonzero', 'sum' or 'rows'. Received: by={by!r}"
-            )
+            raise ValueError(f"Argument `by` must be 'nonzero', 'sum' or 'rows'. Received: {by!r}")
         self.by = by
         self.supports_masking = True
 
@@ -230,38 +226,45 @@ class AccumOptimizer(keras.optimizers.Optimizer):
         self.micro_step.assign_add(1)
         self._apply_window_if(ops.equal(self.micro_step, self.steps))
 
+    def _window_grads(self):
+        """The window's combined gradient for each of `_targets` (None if it got none)."""
+        divisor = {"sum": None, "mean": self.micro_step, "weighted": self.weight_sum}[self.mode]
+        grads = []
+        for acc, had_grad in zip(self.accumulators, self._had_grad, strict=True):
+            if acc is not None:
+                total = ops.convert_to_tensor(acc)  # a snapshot: the buffer is cleared after
+                total = total if divisor is None else total / ops.cast(divisor, acc.dtype)
+                grads.append(total if had_grad else None)
+        return grads
+
     def _apply_window(self):
         """Hands the window's combined gradient to the inner optimizer, then clears the window."""
-        divisor = {"sum": None, "mean": self.micro_step, "weighted": self.weight_sum}[self.mode]
-        grads, tvars = [], []
-        window = zip(self.accumulators, self._had_grad, self._trainable_variables, strict=True)
-        for acc, had_grad, v in window:
-            if acc is not None and had_grad:
-                total = ops.convert_to_tensor(acc)  # a snapshot: the buffer is cleared below
-                grads.append(total if divisor is None else total / ops.cast(divisor, acc.dtype))
-                tvars.append(v)
-        self.inner_optimizer.apply(grads, tvars)
+        window = zip(self._window_grads(), self._targets, strict=True)
+        pairs = [(g, v) for g, v in window if g is not None]
+        self.inner_optimizer.apply([g for g, _ in pairs], [v for _, v in pairs])
         self._clear_window()
 
-    def _clear_window(self):
-        for acc in self.accumulators:
-            if acc is not None:
-                acc.assign(ops.zeros(acc.shape, acc.dtype))
-        self.weight_sum.assign(0.0)
-        self.micro_step.assign(0)
+    def _clear_window(self, condition=None):
+        buffers = [a for a in self.accumulators if a is not None]
+        for v in buffers + [self.weight_sum, self.micro_step]:
+            zeros = ops.zeros(v.shape, v.dtype)
+            v.assign(zeros if condition is None else ops.where(condition, zeros, v.value))
 
     def _apply_window_if(self, condition):
         if keras.backend.backend() != "jax":
             ops.cond(condition, self._apply_window, lambda: None)
             return
-        # JAX traces both branches of a cond as pure functions, so the assignments in
-        # `_apply_window` cannot live inside one. Run it always, then keep the old values
-        # of every variable it touched unless `condition` holds: selecting is exact.
-        watched = self._targets + self.variables
-        before = [v.value for v in watched]
-        self._apply_window()
-        for v, old in zip(watched, before, strict=True):
-            v.assign(ops.where(condition, v.value, old))
+        # JAX traces a cond's branches as pure functions: no assignments inside. So the update
+        # is the inner optimizer's `stateless_apply` on values, and the results are assigned after.
+        inner, targets = self.inner_optimizer, self._targets
+        state = ([v.value for v in targets], [v.value for v in inner.variables])
+        new_targets, new_inner = ops.cond(
+            condition, lambda: inner.stateless_apply(state[1], self._window_grads(), state[0]),
+            lambda: state,
+        )
+        for v, value in zip(targets + inner.variables, new_targets + new_inner, strict=True):
+            v.assign(value)
+        self._clear_window(condition)
 
     def pending(self) -> int:
         """Number of micro-batches added since the last update (read eagerly)."""
