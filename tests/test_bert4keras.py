@@ -1,11 +1,13 @@
 """bert4keras.py against keras-bert, Hugging Face transformers, a numpy BERT and invariants."""
 
+import dataclasses
 import importlib.util
 import json
 import math
 import os
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -333,6 +335,7 @@ def test_tokenizer_matches_transformers_on_corpus(hf, minilm):
         assert ids == expected["input_ids"], text
         assert segments == expected["token_type_ids"], text
         assert offsets == [tuple(span) for span in expected["offset_mapping"]], text
+        _assert_spans_map_back(tokenizer, text, ids, offsets)
 
 
 @needs_minilm
@@ -369,10 +372,23 @@ def test_tokenizer_matches_transformers_on_generated_text(hf, minilm, text):
     ids, _, offsets = tokenizer.encode(text, return_offsets=True)
     assert ids == expected["input_ids"]
     assert offsets == [tuple(span) for span in expected["offset_mapping"]]
+    _assert_spans_map_back(tokenizer, text, ids, offsets)
+
+
+def _assert_spans_map_back(tokenizer, text, ids, offsets):
+    """Each known piece is its source span after cleaning, accent stripping, lower-casing."""
     for token_id, (start, end) in zip(ids[1:-1], offsets[1:-1], strict=True):
-        token = tokenizer.inverse[token_id].removeprefix("##")
-        if token != "[UNK]" and not token.startswith("["):
-            assert len(text[start:end]) >= 1  # every piece maps back to some source text
+        token = tokenizer.inverse[token_id]
+        source = text[start:end]
+        if token in tokenizer.SPECIAL:
+            assert source == token or token == "[UNK]"
+        else:
+            clean = "".join(unicodedata.normalize("NFD", c) for c in source.lower())
+            clean = "".join(c for c in clean if unicodedata.category(c)[0] not in "MC")
+            # a piece may be part of one character (NFD splits a Hangul syllable into jamo)
+            piece = token.removeprefix("##")
+            assert clean.strip() == piece or (end - start == 1 and piece in clean), (
+                text, token, source)
 
 
 def test_tokenizer_guesses_casing_from_vocab(tmp_path):
@@ -559,13 +575,13 @@ def test_checkpoint_errors(tmp_path):
     from safetensors.numpy import save_file
 
     config = bk.BertConfig.from_json(MINILM / "config.json")
-    deeper = bk.build_bert(dataclasses_replace(config, num_hidden_layers=7))
+    deeper = bk.build_bert(dataclasses.replace(config, num_hidden_layers=7))
     with pytest.raises(ValueError, match=r"missing \(16\).*encoder\.layer\.6"):
         bk.load_safetensors(deeper, MINILM / "model.safetensors")
-    shallower = bk.build_bert(dataclasses_replace(config, num_hidden_layers=5))
+    shallower = bk.build_bert(dataclasses.replace(config, num_hidden_layers=5))
     with pytest.raises(ValueError, match=r"extra \(16\).*encoder\.layer\.5"):
         bk.load_safetensors(shallower, MINILM / "model.safetensors")
-    wider = bk.build_bert(dataclasses_replace(config, max_position_embeddings=256))
+    wider = bk.build_bert(dataclasses.replace(config, max_position_embeddings=256))
     with pytest.raises(ValueError, match=r"position_embeddings.weight: model expects \(256, 384\)"
                                          r", safetensors .* has \(512, 384\)"):
         bk.load_safetensors(wider, MINILM / "model.safetensors")
@@ -579,12 +595,6 @@ def test_checkpoint_errors(tmp_path):
         bk.read_safetensors(tmp_path / "junk.safetensors")
     with pytest.raises(ValueError, match="model_dir"):
         bk.load_bert(tmp_path)
-
-
-def dataclasses_replace(config, **changes):
-    import dataclasses
-
-    return dataclasses.replace(config, **changes)
 
 
 def test_google_checkpoint_unused_heads_are_fine(tmp_path):
