@@ -144,7 +144,8 @@ class AccumOptimizer(keras.optimizers.Optimizer):
     statistics are updated per micro-batch; no optimizer can make them match a big batch.
     """
 
-    def __init__(self, optimizer, steps, mode="mean", leftover="apply", name=None):
+    def __init__(self, optimizer: keras.optimizers.Optimizer, steps: int, mode: str = "mean",
+                 leftover: str = "apply", name: str | None = None):
         _check_args(optimizer, steps, mode, leftover)
         super().__init__(learning_rate=0.0, name=name)
         self.inner_optimizer = optimizer
