@@ -110,6 +110,14 @@ def run_seed(seed, args, data, vocabs, log):
         log(f"seed {seed} {name:22s} " + " ".join(f"{k}={v:.4g}" for k, v in rows[name].items()
                                                   if isinstance(v, float)))
 
+    if args.self_pseudo:  # the library default: pseudo outputs decoded by the model itself
+        keras.utils.set_random_seed(seed)
+        model, loss, secs = train(bidir_cfg, x, y, args.epochs, args.batch, "self")
+        for pairing in ("all", "rank"):
+            t0 = time.time()
+            ids, sc = bs.bidirectional_beam_search(model, xt, beam, ml, alpha, pairing)
+            record(f"bidir-self-concat/{pairing}", ids, sc, model, loss, secs, time.time() - t0)
+        return {k: v[0] for k, v in out.items()}, rows
     for name, data_y in (("L2R", y), ("R2L", y_rev)):
         keras.utils.set_random_seed(seed)
         model, loss, secs = train(uni_cfg, x, data_y, args.epochs, args.batch)
@@ -140,33 +148,35 @@ def run_seed(seed, args, data, vocabs, log):
 
 
 def report(all_em, all_rows, te_tgt, args):
-    names = list(all_rows[0])
+    names = list(dict.fromkeys(n for rows in all_rows for n in rows))
     lines = [f"seeds={len(all_rows)} train={args.train} epochs={args.epochs} "
              f"batch={args.batch} test={args.test} beam={args.beam} units={args.units}", "",
              "| system | params | train loss | exact % | word exact % | PER % | first-4 % | "
              "last-4 % | decode seq/s |", "|---|---|---|---|---|---|---|---|---|"]
     for n in names:
-        r = [row[n] for row in all_rows]
+        r = [row[n] for row in all_rows if n in row]
 
         def ms(k, r=r):
             v = [x[k] for x in r if x[k] is not None]
             return f"{np.mean(v):.2f} ± {np.std(v):.2f}" if v else "-"
-        lines.append(f"| {n} | {r[0]['params'] or '2 x uni'} | {ms('train_loss')} | "
+        lines.append(f"| {n} ({len(r)} seeds) | {r[0]['params'] or '2 x uni'} | "
+                     f"{ms('train_loss')} | "
                      f"{ms('exact')} | {ms('word_exact')} | {ms('per')} | {ms('first4')} | "
                      f"{ms('last4')} | {ms('decode_seq_per_s')} |")
     bins, labels = length_bins(te_tgt)
     lines += ["", "Exact match % by reference length (phones incl. separators), mean of seeds:",
               "", "| system | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
     for n in names:
-        em = np.stack([e[n] for e in all_em])
+        em = np.stack([e[n] for e in all_em if n in e])
         lines.append(f"| {n} | " + " | ".join(f"{100 * em[:, bins == b].mean():.1f}"
                                               for b in range(len(labels))) + " |")
     lines += ["", "Paired bootstrap on exact match (items resampled, seeds averaged), "
               "difference in points [95% interval], P(diff <= 0):", ""]
     for a in [n for n in names if n.startswith("bidir")]:
         for b in ("L2R", "R2L", "two-model"):
-            d, lo, hi, p = paired_bootstrap(np.stack([e[a] for e in all_em]),
-                                            np.stack([e[b] for e in all_em]))
+            both = [e for e in all_em if a in e and b in e]
+            d, lo, hi, p = paired_bootstrap(np.stack([e[a] for e in both]),
+                                            np.stack([e[b] for e in both]))
             lines.append(f"- {a} - {b}: {d:+.2f} [{lo:+.2f}, {hi:+.2f}], P={p:.3f}")
     return "\n".join(lines)
 
@@ -186,6 +196,9 @@ def main():
                    help="run one seed and save it as JSON in --save-dir (for parallel runs)")
     p.add_argument("--save-dir", default="bench_out", help="per-seed JSON files go here")
     p.add_argument("--merge", action="store_true", help="report the seeds found in --save-dir")
+    p.add_argument("--self-pseudo", action="store_true",
+                   help="train only the bidirectional model with pseudo='self' (the library "
+                        "default); saved as selfN.json and merged next to seedN.json")
     args = p.parse_args()
     lexicon = bs.read_cmudict(cmudict_path())
     data = bs.phrase_task(lexicon, {"train": args.train, "test": args.test}, 3, seed=0)
@@ -196,7 +209,14 @@ def main():
         print(f"[{time.time() - start:6.0f}s] {msg}", flush=True)
     save = Path(args.save_dir)
     if args.merge:
-        runs = [json.loads(f.read_text()) for f in sorted(save.glob("seed*.json"))]
+        files = sorted(save.glob("seed*.json"))
+        runs = [json.loads(f.read_text()) for f in files]
+        for f, run in zip(files, runs, strict=True):  # add self-pseudo runs of the same seed
+            extra = save / f"self{f.stem[4:]}.json"
+            if extra.exists():
+                more = json.loads(extra.read_text())
+                run["em"].update(more["em"])
+                run["rows"].update(more["rows"])
         all_em = [{k: np.array(v) for k, v in r["em"].items()} for r in runs]
         table = report(all_em, [r["rows"] for r in runs], data["test"][1], args)
     else:
@@ -207,8 +227,8 @@ def main():
             all_em.append(em)
             all_rows.append(rows)
             save.mkdir(parents=True, exist_ok=True)
-            (save / f"seed{seed}.json").write_text(json.dumps(
-                {"em": {k: v.tolist() for k, v in em.items()}, "rows": rows}))
+            (save / f"{'self' if args.self_pseudo else 'seed'}{seed}.json").write_text(json.dumps(
+                {"seed": seed, "em": {k: v.tolist() for k, v in em.items()}, "rows": rows}))
         table = report(all_em, all_rows, data["test"][1], args)
         log("done")
     print(table, flush=True)
