@@ -35,7 +35,7 @@ Copy this file into your project and keep this header. Licence: MIT.
 
 __version__ = "0.1.0"
 __all__ = [
-    "PAD", "UNK", "BOS", "EOS", "Vocab", "edit_distance", "phoneme_error_rate",
+    "PAD", "UNK", "BOS", "EOS", "Vocab", "pad_batch", "edit_distance", "phoneme_error_rate",
     "position_accuracy", "read_cmudict", "phrase_task", "MaskedAttention", "SourceEncoder",
     "DecoderRecurrence", "Readout", "Seq2SeqConfig",
     "build_seq2seq", "compile_seq2seq", "matched_unidirectional_config", "fit_seq2seq",
@@ -533,6 +533,8 @@ def fit_seq2seq(model: keras.Model, src_ids: np.ndarray, tgt_seqs, epochs: int =
             attends to the other's gold prefix (leaks the answer past the middle). A pair
             ``(l2r_seqs, r2l_seqs)`` of decoded id lists (R2L given in normal order): fixed
             pseudo outputs, e.g. from separately trained unidirectional models.
+        pseudo_max_len: longest pseudo output (default: longest target + 2).
+        verbose: passed to `model.fit`.
     """
     _check_int("epochs", epochs)
     _check_int("batch_size", batch_size)
