@@ -131,13 +131,14 @@ def _load_keras_hub(model_dir):
 
 def interleaved(model_dir, repeats):
     """bert4keras and keras-hub in one process, their calls alternating, so that a shared
-    machine's load falls on both alike; both run as `tf.function` graph calls. (keras-bert
+    machine's load falls on both alike; each via `predict` and a `tf.function` call. (keras-bert
     needs tf-keras, and torch's threads fight TensorFlow's inside one process: not here.)"""
     import tensorflow as tf
 
-    runs = {"bert4keras-call": _load_bert4keras(model_dir, "bert4keras-call")[1]}
+    runs = {"bert4keras-predict": _load_bert4keras(model_dir, "bert4keras-predict")[1],
+            "bert4keras-call": _load_bert4keras(model_dir, "bert4keras-call")[1]}
     try:
-        backbone = _load_keras_hub(model_dir)[3]
+        _, runs["keras-hub-predict"], _, backbone = _load_keras_hub(model_dir)
         hub = tf.function(lambda a, b: backbone(
             {"token_ids": a, "segment_ids": b, "padding_mask": tf.ones_like(a)}, training=False))
         runs["keras-hub-call"] = lambda a, b: hub(tf.constant(a), tf.constant(b))
@@ -233,7 +234,8 @@ def main():
     parser.add_argument("--only", nargs="*", choices=RUNNERS, default=RUNNERS)
     parser.add_argument("--repeats", type=int, default=3,
                         help="timed calls for 32x128 (ten times as many for 1x16)")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved runs of each")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="interleaved runs of each implementation (0: only --interleaved)")
     parser.add_argument("--model-dir", type=Path, default=None)
     parser.add_argument("--keras-hub-path", default="/tmp/khub" if Path("/tmp/khub").exists()
                         else None, help="extra import path holding keras_hub")
@@ -264,14 +266,14 @@ def main():
             for name in args.only:
                 runs[name].append(_spawn(args, name, checkpoint_dir))
                 print(json.dumps(runs[name][-1]), file=sys.stderr, flush=True)
-    results = [_median_run(name, rounds) for name, rounds in runs.items()]
+    results = [_median_run(name, rounds) for name, rounds in runs.items() if rounds]
     print(f"all-MiniLM-L6-v2, {len(os.sched_getaffinity(0))} CPU cores, {args.rounds} rounds x "
           f"{args.repeats} timed calls (x10 for 1x16), medians; load average "
           f"{os.getloadavg()[0]:.1f}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n")
     print(_table(results))
     if args.interleaved:
         rows = _spawn(args, "interleaved", "")
-        print("\nInterleaved in one process (sequences/s, graph calls):\n")
+        print("\nInterleaved in one process (sequences/s):\n")
         print("| implementation | batch 32 x 128 | batch 1 x 16 |\n|---|---:|---:|")
         for name, row in (rows.items() if "error" not in rows else []):
             print(f"| {name} | {row['32x128']:.1f} | {row['1x16']:.1f} |")
