@@ -6,7 +6,7 @@ Reports held-out PSNR, codebook usage (fraction of codes used, perplexity) on th
 training throughput. Writes a PNG of test originals, reconstructions and prior samples of the
 colour emoji (graphics: Twemoji, CC-BY 4.0).
 
-    python bench/vqvae.py            # ~15 min on 2 free cores (47 min at load average 15)
+    python bench/vqvae.py            # ~18 min on 2 cores (47 min at load average 15)
     python bench/vqvae.py --quick    # a few epochs each, to check the script
 """
 
