@@ -72,6 +72,8 @@ def _parameters(m, m1):
     m1 = 1.0 - m if m1 is None else np.asarray(m1, dtype=float)
     if np.any(~(m >= 0)) or np.any(~(m1 >= 0)):
         raise ValueError(f"`m` must lie in [0, 1] (with m1 = 1 - m >= 0), received m={m}.")
+    if np.any(np.abs(m + m1 - 1) > 1e-14):  # m1 carries digits of 1 - m, not another value
+        raise ValueError(f"`m1` must equal 1 - m up to rounding, received m={m}, m1={m1}.")
     return m, m1
 
 
@@ -914,13 +916,15 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.png and not args.png.lower().endswith(".png"):
         parser.error(f"--png must name a .png file, received {args.png!r}.")
+    if args.length is None and args.png:
+        parser.error("--png draws one rope: give its --length (and --span).")
     if args.length is None:
         print("\n".join(_demo(args.out)))
         return
     try:
         t = troposkein(args.length, args.span, args.omega, args.density)
         rope = rope_with_gravity(args.length, args.span, args.omega, args.g,
-                                 args.density) if args.g > 0 else None
+                                 args.density) if args.g != 0 else None
     except (TypeError, ValueError) as err:
         parser.error(str(err))
     print(f"troposkein: m = {t.m:.15g}, m1 = {t.m1:.15g}, max radius = {t.max_radius:.12g}, "
