@@ -348,6 +348,8 @@ def _check_args(texts, min_count, order, thresholds, chunk_size, workers, encodi
             raise ValueError(f"`{name}` must be >= {low}, got {value}")
     if thresholds is None:
         thresholds = tuple(2.0 * (k - 1) for k in range(2, order + 1))
+    if isinstance(thresholds, (str, bytes)):  # "246" would pass as (2, 4, 6)
+        raise TypeError(f"`thresholds` must be a sequence of numbers, got the str {thresholds!r}")
     try:
         thresholds = tuple(float(t) for t in thresholds)
     except (TypeError, ValueError):
@@ -558,8 +560,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\rpass {number}/{passes}: {done / 1e6:.1f}M characters{share}, "
                   f"{time.time() - started:.0f}s ", end="", file=sys.stderr, flush=True)
     try:
-        thresholds = None if args.thresholds is None else [
-            float(t) for t in args.thresholds.split(",")]
+        # discover() converts them and names `thresholds` if one is not a number
+        thresholds = None if args.thresholds is None else args.thresholds.split(",")
         if args.out and not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
             raise FileNotFoundError(f"output folder does not exist: {args.out}")
         exclude = []
