@@ -234,7 +234,9 @@ class AccumOptimizer(keras.optimizers.Optimizer):
         for acc, had_grad in zip(self.accumulators, self._had_grad, strict=True):
             if acc is not None:
                 total = ops.convert_to_tensor(acc)  # a snapshot: the buffer is cleared after
-                total = total if divisor is None else total / ops.cast(divisor, acc.dtype)
+                # 0/0 -> 0 for a window without counted items, as Keras' own mean losses do
+                total = total if divisor is None else ops.divide_no_nan(
+                    total, ops.cast(divisor, acc.dtype))
                 grads.append(total if had_grad else None)
         return grads
 

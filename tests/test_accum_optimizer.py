@@ -245,6 +245,22 @@ def test_masked_token_mean_weighted_by_count_sparse_grads():
         assert max_diff(got[1:], ref.get_weights()[1:]) > 1e-4  # a plain mean is wrong here
 
 
+def test_weighted_window_without_items_is_a_zero_gradient():
+    """All padding in a window: the big batch's token mean is 0/0 -> 0 in Keras, not NaN."""
+    model = token_model()
+    start = model.get_weights()
+    opt = AccumOptimizer(KO.SGD(0.1), 2, mode="weighted")
+    empty = (np.zeros((B, 6), "int32"), np.zeros((B, 6), "int32"))
+
+    def loss(model, ids, targets):  # the model is called before its losses are read
+        out = 0 * ops.sum(ops.cast(model(ids), "float64"))
+        return out + ops.cast(ops.sum(model.losses), "float64")
+
+    got = run_micro(opt, model, [empty, empty], loss)
+    assert int(opt.iterations) == 1
+    assert_weights(got[1:], start[1:], dict(rtol=0, atol=0))
+
+
 def rows_model():
     x = keras.Input((4,))
     h = MicroBatchCount(by="rows")(x)
