@@ -441,7 +441,8 @@ class VQVAE(keras.Model):
 
     Train with `compile(optimizer, loss="mse")` and `fit(images, images)`; the quantiser's
     losses join the reconstruction loss and its `perplexity` / `codes_used` appear in the logs.
-    Images are float in [0, 1] (uint8 is divided by 255), shape (B, H, W, C).
+    Images are float in [0, 1], shape (B, H, W, C); `encode` also takes uint8 (divided by 255),
+    `fit` and `call` do not.
 
     Args:
         image_shape: (H, W, C); H and W divisible by 2**num_downsamples.
@@ -511,6 +512,7 @@ class VQVAE(keras.Model):
     def encode(self, images, batch_size: int = 256) -> np.ndarray:
         """Images (B, H, W, C) -> codes (B, h, w) int32."""
         images = self._as_images(images)
+        batch_size = _check_int("batch_size", batch_size, 1)
         codes = [np.zeros((0, *self.grid_shape), "int32")]
         for i in range(0, len(images), batch_size):
             vectors = self.encoder(images[i:i + batch_size])
@@ -520,6 +522,7 @@ class VQVAE(keras.Model):
     def decode(self, codes, batch_size: int = 256) -> np.ndarray:
         """Codes (B, h, w), integers in [0, K) -> images (B, H, W, C) float32 in [0, 1]."""
         codes = np.asarray(codes)
+        batch_size = _check_int("batch_size", batch_size, 1)
         if not np.issubdtype(codes.dtype, np.integer):
             raise TypeError(f"`codes` must be an integer array, got dtype {codes.dtype}.")
         if codes.ndim != 3 or codes.shape[1:] != self.grid_shape:

@@ -363,6 +363,11 @@ def test_model_input_errors():
         model.decode(np.zeros((1, 4, 4)))
     with pytest.raises(ValueError, match="n"):
         model.sample(0)
+    for bad_batch in (0, -1):
+        with pytest.raises(ValueError, match="batch_size"):
+            model.encode(np.zeros((2, 8, 8, 1)), batch_size=bad_batch)
+        with pytest.raises(ValueError, match="batch_size"):
+            model.decode(np.zeros((2, 4, 4), int), batch_size=bad_batch)
 
 
 # ----------------------------------------------------------------------------- CLI
