@@ -949,6 +949,10 @@ class Tokenizer:
                      max_length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Encodes many texts (or pairs) and pads them with [PAD] to the longest: two int32
         arrays (batch, seq)."""
+        if isinstance(texts, str):  # a bare str would be encoded character by character
+            raise TypeError(f"texts: expected a list of str, received the str {texts!r}.")
+        if not len(texts):
+            raise ValueError("texts: expected at least one text, received an empty list.")
         seconds = [None] * len(texts) if seconds is None else seconds
         if len(seconds) != len(texts):
             raise ValueError(f"seconds: expected {len(texts)} texts, received {len(seconds)}.")

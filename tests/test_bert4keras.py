@@ -416,6 +416,10 @@ def test_tokenizer_errors():
         tokenizer.encode("a", "a", max_length=4)
     with pytest.raises(ValueError, match="special tokens"):
         bk.Tokenizer(["a", "b"])
+    with pytest.raises(TypeError, match="texts"):  # not a batch of one-character texts
+        tokenizer.encode_batch("ab")
+    with pytest.raises(ValueError, match="texts"):
+        tokenizer.encode_batch([])
 
 
 # ----------------------------------------------------------------------------- masks
