@@ -549,6 +549,9 @@ def fit_seq2seq(model: keras.Model, src_ids: np.ndarray, tgt_seqs, epochs: int =
                                                       and len(pseudo) == 2)):
         raise ValueError(f"`pseudo` must be 'self', 'gold' or a pair of sequence lists, "
                          f"received {pseudo!r}.")
+    if bidir and not isinstance(pseudo, str) and any(len(p) != len(tgt_seqs) for p in pseudo):
+        raise ValueError(f"`pseudo` lists must hold one sequence per target ({len(tgt_seqs)}), "
+                         f"received {[len(p) for p in pseudo]}.")
     max_len = pseudo_max_len or max(len(s) for s in tgt_seqs) + 2
     logs = []
     for _ in range(epochs):
@@ -636,13 +639,19 @@ class _Direction:
         self.hist_k, self.hist_v = self.hist_k[rows], self.hist_v[rows]
 
 
-def _encode(model, src_ids):
+def _check_src(src_ids) -> np.ndarray:
     src_ids = np.asarray(src_ids)
-    if src_ids.ndim != 2 or not np.issubdtype(src_ids.dtype, np.integer):
-        raise ValueError(f"`src_ids` must be an int array (batch, src_len), received "
+    if (src_ids.ndim != 2 or src_ids.shape[1] == 0
+            or not np.issubdtype(src_ids.dtype, np.integer)):
+        raise ValueError(f"`src_ids` must be an int array (batch, src_len >= 1), received "
                          f"dtype {src_ids.dtype} and shape {src_ids.shape}.")
     if (src_ids[:, 0] == PAD).any():
         raise ValueError("`src_ids` has an empty row (all PAD); every source needs a symbol.")
+    return src_ids
+
+
+def _encode(model, src_ids):
+    src_ids = _check_src(src_ids)
     return model.get_layer("encoder")(src_ids), ops.not_equal(src_ids, PAD), src_ids
 
 
@@ -780,7 +789,7 @@ def beam_search(model: keras.Model, src_ids: np.ndarray, beam_size: int = 4, max
 def _bidir_search(model, src_ids, k_l2r, k_r2l, max_len, alpha, pairing, chunk):
     """Synchronous beam search of both directions; see `bidirectional_beam_search`."""
     outs = ([], [], ([], []))
-    src_ids = np.asarray(src_ids)
+    src_ids = _check_src(src_ids)
     for lo in range(0, len(src_ids), chunk):
         part = src_ids[lo:lo + chunk]
         part = part[:, : max(1, int((part != PAD).sum(axis=1).max()))]

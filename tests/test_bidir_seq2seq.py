@@ -352,12 +352,19 @@ def test_errors_are_clear(tmp_path):
         bs.greedy_decode(uni, np.array([[4, 5], [0, 0]]), 5)
     with pytest.raises(ValueError, match="src_ids"):
         bs.greedy_decode(uni, np.array([4.0, 5.0]), 5)
+    for bad_src in (np.array([4, 5]), np.zeros((2, 0), int)):
+        with pytest.raises(ValueError, match="src_ids"):
+            bs.greedy_decode(uni, bad_src, 5)
+        with pytest.raises(ValueError, match="src_ids"):
+            bs.bidirectional_beam_search(bidir, bad_src, 2, 5)
     with pytest.raises(ValueError, match="length_penalty"):
         bs.beam_search(uni, src, 2, 5, length_penalty=-1.0)
     with pytest.raises(ValueError, match="fusion"):
         bs.build_seq2seq(bs.Seq2SeqConfig(9, 8, fusion="sum"))
     with pytest.raises(ValueError, match="pseudo"):
         bs.fit_seq2seq(bidir, src, [[4], [5]], pseudo="oracle")
+    with pytest.raises(ValueError, match="pseudo"):
+        bs.fit_seq2seq(bidir, src, [[4], [5]], pseudo=([[4]], [[5]]))
     with pytest.raises(ValueError, match="equal lengths"):
         bs.fit_seq2seq(uni, src, [[4]])
     with pytest.raises(ValueError, match="save_seq2seq"):
