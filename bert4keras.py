@@ -732,6 +732,9 @@ def read_safetensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
     for name, info in header.items():
         if name == "__metadata__":
             continue
+        if info["dtype"] not in _SAFETENSORS_DTYPES:
+            raise ValueError(f"path: expected tensors of dtype {sorted(_SAFETENSORS_DTYPES)}, "
+                             f"received {name!r} of dtype {info['dtype']} in {path}.")
         start, end = info["data_offsets"]
         array = np.frombuffer(data[8 + length + start:8 + length + end],
                               dtype=_SAFETENSORS_DTYPES[info["dtype"]])

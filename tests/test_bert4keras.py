@@ -597,6 +597,9 @@ def test_checkpoint_errors(tmp_path):
     (tmp_path / "junk.safetensors").write_bytes(b"\xff" * 20)
     with pytest.raises(ValueError, match="safetensors"):
         bk.read_safetensors(tmp_path / "junk.safetensors")
+    save_file({"flags": np.ones(3, bool)}, tmp_path / "bool.safetensors")
+    with pytest.raises(ValueError, match="'flags' of dtype BOOL"):
+        bk.read_safetensors(tmp_path / "bool.safetensors")
     with pytest.raises(ValueError, match="model_dir"):
         bk.load_bert(tmp_path)
 
