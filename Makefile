@@ -54,7 +54,8 @@ $(VENV)/.stamp-bench: requirements-bench.txt $(VENV)/.stamp-dev
 	touch $@
 
 bench: $(VENV)/.stamp-bench
-	for f in bench/*.py; do $(PY) $$f || exit 1; done
+	for m in bert4keras accum_optimizer vqvae bidir_seq2seq new_words rope_curve; do \
+		$(PY) bench/$$m.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache
