@@ -78,7 +78,9 @@ class Vocab:
     """
 
     def __init__(self, symbols: list[str]):
-        self.symbols = list(_SPECIALS) + [s for s in symbols if s not in _SPECIALS]
+        # a repeated symbol keeps its first id, so ids and symbols stay one to one
+        self.symbols = list(_SPECIALS) + [s for s in dict.fromkeys(symbols)
+                                          if s not in _SPECIALS]
         self.index = {s: i for i, s in enumerate(self.symbols)}
 
     @classmethod

@@ -117,6 +117,10 @@ def test_vocab_unknown_symbols_and_decode():
     assert v.encode("abz") == [4, 5, bs.UNK]
     assert v.decode([4, 6, bs.EOS, 5]) == ["a", "c"]
     np.testing.assert_array_equal(v.encode_batch(["a", "abc"]), [[4, 0, 0], [4, 5, 6]])
+    repeated = bs.Vocab(["a", "b", "a"])
+    assert len(repeated) == len(bs.Vocab(["a", "b"]))
+    assert all(repeated.index[sym] == i for i, sym in enumerate(repeated.symbols))
+
 
 
 # ----------------------------------------------------------------------------- layers
