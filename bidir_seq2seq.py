@@ -38,7 +38,8 @@ __all__ = [
     "PAD", "UNK", "BOS", "EOS", "Vocab", "pad_batch", "edit_distance", "phoneme_error_rate",
     "position_accuracy", "read_cmudict", "phrase_task", "MaskedAttention", "SourceEncoder",
     "DecoderRecurrence", "Readout", "Seq2SeqConfig",
-    "build_seq2seq", "compile_seq2seq", "matched_unidirectional_config", "fit_seq2seq",
+    "build_seq2seq", "compile_seq2seq", "with_parameter_count", "matched_unidirectional_config",
+    "fit_seq2seq",
     "sequence_log_prob", "greedy_decode", "beam_search", "bidirectional_beam_search",
     "save_seq2seq", "load_seq2seq",
 ]
@@ -58,6 +59,7 @@ from keras import ops
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
 _SPECIALS = ["<pad>", "<unk>", "<s>", "</s>"]
 _NEG = -1e9  # log-prob of a forbidden token
+_R2L_START = EOS  # the R2L decoder's first input: it reads the output from its end
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -420,7 +422,11 @@ class Readout(keras.layers.Layer):
 
 @dataclasses.dataclass
 class Seq2SeqConfig:
-    """Sizes and switches of a model; `decoder_units` defaults to `units`."""
+    """Sizes and switches of a model; `decoder_units` defaults to `units`.
+
+    ``shared_decoder=True`` (bidirectional only): one recurrence and one readout serve both
+    directions, as in SB-NMT; the R2L direction is told apart by its start token (EOS).
+    """
 
     src_vocab_size: int
     tgt_vocab_size: int
@@ -433,6 +439,7 @@ class Seq2SeqConfig:
     fusion: str = "concat"
     sb_lambda: float = 0.1
     copy_map: list | None = None
+    shared_decoder: bool = False
 
 
 def build_seq2seq(config: Seq2SeqConfig) -> keras.Model:
@@ -465,32 +472,46 @@ def build_seq2seq(config: Seq2SeqConfig) -> keras.Model:
     names = ["l2r_in", "r2l_in", "l2r_other_in", "r2l_other_in"]
     l2r_in, r2l_in, l2r_other, r2l_other = [keras.Input((None,), dtype="int32", name=n)
                                             for n in names]
-    (rec_l, out_l), (rec_r, out_r) = direction("l2r"), direction("r2l")
+    rec_l, out_l = direction("shared" if config.shared_decoder else "l2r")
+    rec_r, out_r = (rec_l, out_l) if config.shared_decoder else direction("r2l")
     l2r_logits = out_l([rec_l([l2r_in, enc]), enc, src, rec_r([r2l_other, enc])])
     r2l_logits = out_r([rec_r([r2l_in, enc]), enc, src, rec_l([l2r_other, enc])])
     return keras.Model([src, l2r_in, r2l_in, l2r_other, r2l_other],
                        [l2r_logits, r2l_logits], name="bidir_seq2seq")
 
 
-def matched_unidirectional_config(config: Seq2SeqConfig) -> Seq2SeqConfig:
-    """A unidirectional config whose decoder width gives the parameter count closest to
-    that of the bidirectional `config` (same encoder, embeddings and attention shapes)."""
-    target = build_seq2seq(config).count_params()
+def with_parameter_count(config: Seq2SeqConfig, target: int) -> Seq2SeqConfig:
+    """`config` with the decoder width whose parameter count is closest to `target`."""
+    _check_int("target", target)
 
     def count(units):
-        uni = dataclasses.replace(config, bidirectional=False, decoder_units=units)
-        return build_seq2seq(uni).count_params()
+        return build_seq2seq(dataclasses.replace(config, decoder_units=units)).count_params()
 
-    lo, hi = 1, 4 * (config.decoder_units or config.units)
+    lo, hi = 1, 2
+    while count(hi) < target:
+        lo, hi = hi, 2 * hi
     while hi - lo > 1:  # the count grows with the width: bisect for the crossing
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if count(mid) < target else (lo, mid)
-    units = min((lo, hi), key=lambda u: abs(count(u) - target))
-    return dataclasses.replace(config, bidirectional=False, decoder_units=units)
+    return dataclasses.replace(config, decoder_units=min((lo, hi),
+                                                         key=lambda u: abs(count(u) - target)))
+
+
+def matched_unidirectional_config(config: Seq2SeqConfig) -> Seq2SeqConfig:
+    """A unidirectional config whose decoder width gives the parameter count closest to
+    that of the bidirectional `config` (same encoder, embeddings and attention shapes)."""
+    uni = dataclasses.replace(config, bidirectional=False, shared_decoder=False)
+    return with_parameter_count(uni, build_seq2seq(config).count_params())
 
 
 def _is_bidirectional(model: keras.Model) -> bool:
-    return any(layer.name == "r2l_recurrence" for layer in model.layers)
+    return len(model.inputs) == 5
+
+
+def _direction_layers(model: keras.Model, name: str):
+    """(recurrence, readout) of direction `name`; a shared decoder serves both."""
+    key = name if any(layer.name == f"{name}_readout" for layer in model.layers) else "shared"
+    return model.get_layer(f"{key}_recurrence"), model.get_layer(f"{key}_readout")
 
 
 def compile_seq2seq(model: keras.Model, learning_rate: float = 3e-3) -> keras.Model:
@@ -506,9 +527,10 @@ def compile_seq2seq(model: keras.Model, learning_rate: float = 3e-3) -> keras.Mo
 
 
 def _teacher_arrays(tgt_seqs, reverse: bool = False):
-    """Decoder inputs ``BOS + y`` and targets ``y + EOS`` (y reversed for R2L), padded."""
+    """Decoder inputs ``start + y`` and targets ``y + EOS``, padded; for R2L, y is reversed
+    and the start token is EOS (reading from the end), BOS otherwise."""
     seqs = [list(s)[::-1] if reverse else list(s) for s in tgt_seqs]
-    return pad_batch(seqs, prefix=(BOS,)), pad_batch(seqs, suffix=(EOS,))
+    return pad_batch(seqs, prefix=(_R2L_START if reverse else BOS,)), pad_batch(seqs, suffix=(EOS,))
 
 
 def _model_inputs(src_ids, tgt_seqs, bidirectional, other=None):
@@ -520,7 +542,7 @@ def _model_inputs(src_ids, tgt_seqs, bidirectional, other=None):
         l_other, r_other = l_in, r_in
     else:  # other = (l2r pseudo outputs, r2l pseudo outputs), both in reading order
         l_other = pad_batch([list(s) for s in other[0]], prefix=(BOS,))
-        r_other = pad_batch([list(s)[::-1] for s in other[1]], prefix=(BOS,))
+        r_other = pad_batch([list(s)[::-1] for s in other[1]], prefix=(_R2L_START,))
     return [src_ids, l_in, r_in, l_other, r_other], [l_out, r_out]
 
 
@@ -596,14 +618,13 @@ class _Direction:
     the partner's cross-attention (`reader`), grown by one step per `advance`."""
 
     def __init__(self, model, name, enc, enc_mask, src_ids, beam, reader=None):
-        self.rec = model.get_layer(f"{name}_recurrence")
-        self.out = model.get_layer(f"{name}_readout")
+        self.rec, self.out = _direction_layers(model, name)
         self.enc, self.enc_mask = ops.repeat(enc, beam, axis=0), ops.repeat(enc_mask, beam, axis=0)
         self.enc_kv = self.out.source_attention.project_memory(self.enc)
         bias = self.out.copy_bias(ops.convert_to_tensor(src_ids))
         self.bias = None if bias is None else ops.repeat(bias, beam, axis=0)
         self.state = self.rec.initial_state(self.enc, self.enc_mask)
-        self.reader = None if reader is None else model.get_layer(f"{reader}_readout")
+        self.reader = None if reader is None else _direction_layers(model, reader)[1]
         self.hist_k = self.hist_v = np.zeros((self.enc.shape[0], 0, 1), "float32")
 
     def advance(self, tokens):
@@ -800,7 +821,7 @@ def _bidir_search(model, src_ids, k_l2r, k_r2l, max_len, alpha, pairing, chunk):
         dirs = [_Direction(model, name, enc, enc_mask, part, k, reader)
                 for name, k, reader in (("l2r", k_l2r, "r2l"), ("r2l", k_r2l, "l2r"))]
         beams = [_Beam(n, k, alpha) for k in (k_l2r, k_r2l)]
-        tokens = [np.full(n * k_l2r, BOS), np.full(n * k_r2l, BOS)]
+        tokens = [np.full(n * k_l2r, BOS), np.full(n * k_r2l, _R2L_START)]
         done = np.zeros(n, bool)
         for step in range(max_len + 1):
             # both recurrences first: step i of each side must see step i of the other

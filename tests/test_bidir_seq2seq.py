@@ -1,6 +1,7 @@
 """Tests for bidir_seq2seq.py: search against brute force, caching against full re-computation,
 what each decoder may see, padding invariance, training on CMUdict, metrics, save/load, errors."""
 
+import dataclasses
 import importlib.util
 import itertools
 from pathlib import Path
@@ -42,13 +43,17 @@ def trained_uni(words):
     return model, logs
 
 
-def _random_bidir(fusion="concat", copy_map=None, src_vocab=9, tgt_vocab=8):
+def _random_bidir(fusion="concat", copy_map=None, src_vocab=9, tgt_vocab=8, shared=False):
     import keras
 
     keras.utils.set_random_seed(1)
     return bs.build_seq2seq(bs.Seq2SeqConfig(src_vocab, tgt_vocab, embed_dim=8, units=16,
                                              heads=2, key_dim=8, fusion=fusion,
-                                             copy_map=copy_map))
+                                             copy_map=copy_map, shared_decoder=shared))
+
+
+# the two fusions with a decoder per direction, and one decoder shared by both directions
+DECODERS = [("concat", False), ("sbnmt", False), ("concat", True), ("sbnmt", True)]
 
 
 def _random_src(n, lo=2, hi=7, vocab=9, seed=0):
@@ -149,10 +154,34 @@ def test_matched_unidirectional_parameter_count():
     assert not uni.bidirectional and abs(n_uni - n_bi) / n_bi < 0.01
 
 
-@pytest.mark.parametrize("fusion", ["concat", "sbnmt"])
-def test_each_decoder_sees_only_allowed_positions(fusion):
+def test_shared_decoder_has_one_decoder_and_matches_a_parameter_budget():
+    config = bs.Seq2SeqConfig(30, 45, units=32)
+    separate = bs.build_seq2seq(config)
+    shared_cfg = dataclasses.replace(config, shared_decoder=True)
+    shared = bs.build_seq2seq(shared_cfg)
+    names = [layer.name for layer in shared.layers]
+    assert names.count("shared_recurrence") == names.count("shared_readout") == 1
+    assert not any(n.endswith(("_recurrence", "_readout")) and n.startswith(("l2r", "r2l"))
+                   for n in names)
+    # same width, one decoder instead of two: the decoder's weights are counted once
+    decoder = sum(separate.get_layer(n).count_params() for n in ("l2r_recurrence", "l2r_readout"))
+    assert separate.count_params() - shared.count_params() == decoder
+    # widened to the two-decoder budget: no other width comes closer (scan, not bisection)
+    n = separate.count_params()
+    wide = bs.with_parameter_count(shared_cfg, n)
+
+    def gap(units):
+        cfg = dataclasses.replace(shared_cfg, decoder_units=units)
+        return abs(bs.build_seq2seq(cfg).count_params() - n)
+    w = wide.decoder_units
+    assert all(gap(w) <= gap(u) for u in range(w - 2, w + 3))
+    assert gap(wide.decoder_units) / n < 0.01
+
+
+@pytest.mark.parametrize("fusion,shared", DECODERS)
+def test_each_decoder_sees_only_allowed_positions(fusion, shared):
     """L2R step i may read R2L steps 0..i (and vice versa), and only its own past tokens."""
-    model = _random_bidir(fusion)
+    model = _random_bidir(fusion, shared=shared)
     src = _random_src(3)
     rng = np.random.default_rng(5)
     x = [src] + [rng.integers(4, 8, size=(3, 8)).astype("int32") for _ in range(4)]
@@ -218,11 +247,11 @@ def test_beam_one_equals_greedy_and_scores_match_full_recomputation(words, train
     assert (k_scores >= b_scores - 1e-5).mean() > 0.9
 
 
-@pytest.mark.parametrize("fusion", ["concat", "sbnmt"])
-def test_bidirectional_cached_steps_equal_full_recomputation(fusion):
+@pytest.mark.parametrize("fusion,shared", DECODERS)
+def test_bidirectional_cached_steps_equal_full_recomputation(fusion, shared):
     import keras
 
-    model = _random_bidir(fusion)
+    model = _random_bidir(fusion, shared=shared)
     src = _random_src(4, seed=3)
     rng = np.random.default_rng(1)
     tgt = [list(rng.integers(4, 8, rng.integers(1, 6))) for _ in range(4)]
@@ -309,11 +338,12 @@ def test_demo_trains_bidirectional_model_and_round_trips(tmp_path, lexicon):
     assert per == pytest.approx(scores["per"])
 
 
-def test_save_load_round_trip_with_copy_trick(tmp_path):
+@pytest.mark.parametrize("shared", [False, True])
+def test_save_load_round_trip_with_copy_trick(tmp_path, shared):
     copy_map = [-1, -1, -1, -1, 7, -1, 4, 5, -1]
-    model = _random_bidir(copy_map=copy_map)
+    model = _random_bidir(copy_map=copy_map, shared=shared)
     config = bs.Seq2SeqConfig(9, 8, embed_dim=8, units=16, heads=2, key_dim=8,
-                              copy_map=copy_map)
+                              copy_map=copy_map, shared_decoder=shared)
     sv, tv = bs.Vocab(list("abcde")), bs.Vocab(list("ABCD"))
     bs.save_seq2seq(tmp_path, model, config, sv, tv)
     loaded, config2, sv2, tv2 = bs.load_seq2seq(tmp_path)
