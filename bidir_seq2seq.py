@@ -6,6 +6,9 @@ step: at target step i each decoder attends to the source and to the other decod
 states of steps 0..i, so each half knows a guess of the far end of the output. Two fusions of
 that cross-direction context are offered: the Keras seq2seq post's ("concat": append it to the
 decoder features) and SB-NMT's ("sbnmt": h + lambda * tanh(cross-attention), lambda = 0.1).
+The two directions may also share one decoder (``shared_decoder=True``, as SB-NMT does): the R2L
+direction starts from EOS instead of BOS, and at a fixed parameter budget each direction gets
+the full decoder width.
 
 Leakage. Trained on gold targets on both sides, a direction that has passed the middle reads
 the very tokens it must predict from the other side and learns to copy them. The default
@@ -922,14 +925,16 @@ def _cmudict_file(path=None) -> str:
 
 def _demo(data=None, words: int = 1, train: int = 1000, test: int = 100, epochs: int = 3,
           beam: int = 4, fusion: str = "concat", pseudo: str = "self", out=None,
-          seed: int = 0, batch: int = 32, show: int = 5, log=print) -> dict:
+          seed: int = 0, batch: int = 32, show: int = 5, log=print,
+          shared_decoder: bool = False) -> dict:
     """Trains a small bidirectional model on CMUdict phrases and reports test scores."""
     keras.utils.set_random_seed(seed)
     task = phrase_task(read_cmudict(_cmudict_file(data)), {"train": train, "test": test},
                        words, seed=seed)
     (src, tgt), (test_src, test_tgt) = task["train"], task["test"]
     src_vocab, tgt_vocab = Vocab.fit(src), Vocab.fit(tgt)
-    config = Seq2SeqConfig(len(src_vocab), len(tgt_vocab), fusion=fusion)
+    config = Seq2SeqConfig(len(src_vocab), len(tgt_vocab), fusion=fusion,
+                           shared_decoder=shared_decoder)
     model = compile_seq2seq(build_seq2seq(config))
     t0 = time.time()
     logs = fit_seq2seq(model, src_vocab.encode_batch(src), tgt_vocab.encode_all(tgt),
@@ -970,12 +975,14 @@ def main(argv=None) -> None:
     parser.add_argument("--pseudo", choices=["self", "gold"], default="self",
                         help="what each direction reads of the other in training "
                              "(default: its own pseudo outputs; gold leaks)")
+    parser.add_argument("--shared-decoder", action="store_true",
+                        help="one decoder for both directions (default: one per direction)")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="save the model into this directory")
     args = parser.parse_args(argv)
     _demo(args.data, args.words, args.train, args.test, args.epochs, args.beam, args.fusion,
-          args.pseudo, args.out, args.seed, args.batch)
+          args.pseudo, args.out, args.seed, args.batch, shared_decoder=args.shared_decoder)
 
 
 if __name__ == "__main__":

@@ -338,6 +338,14 @@ def test_demo_trains_bidirectional_model_and_round_trips(tmp_path, lexicon):
     assert per == pytest.approx(scores["per"])
 
 
+def test_cli_trains_a_shared_decoder_and_saves_it(tmp_path, capsys):
+    bs.main(["--train", "200", "--test", "10", "--epochs", "1", "--fusion", "sbnmt",
+             "--shared-decoder", "--out", str(tmp_path / "m")])
+    assert "test (unseen words)" in capsys.readouterr().out
+    _, config, _, _ = bs.load_seq2seq(tmp_path / "m")
+    assert config.shared_decoder and config.fusion == "sbnmt"
+
+
 @pytest.mark.parametrize("shared", [False, True])
 def test_save_load_round_trip_with_copy_trick(tmp_path, shared):
     copy_map = [-1, -1, -1, -1, 7, -1, 4, 5, -1]
