@@ -197,7 +197,7 @@ def report(all_hyps, all_rows, te_tgt, args):
     for a in [n for n in names if n.startswith("bidir")]:
         for b in ("L2R", "R2L", "two-model"):
             both = [e for e in all_em if a in e and b in e]
-            if not both:  # e.g. a --self-pseudo run before its merge with the baselines
+            if not both:  # e.g. a --variant run merged without its baselines
                 continue
             d, lo, hi, p = paired_bootstrap(np.stack([e[a] for e in both]),
                                             np.stack([e[b] for e in both]))
