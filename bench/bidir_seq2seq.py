@@ -159,7 +159,7 @@ def run_seed(seed, args, data, vocabs, log):
 def report(all_hyps, all_rows, te_tgt, args):
     all_em = [{n: scores(h, te_tgt)[0] for n, h in hyps.items()} for hyps in all_hyps]
     names = list(dict.fromkeys(n for rows in all_rows for n in rows))
-    lines = [f"seeds={len(all_rows)} train={args.train} epochs={args.epochs} "
+    lines = [f"words={args.words} seeds={len(all_rows)} train={args.train} epochs={args.epochs} "
              f"batch={args.batch} test={args.test} beam={args.beam} units={args.units}", "",
              "| system | params | train loss | exact % | word exact % | PER % | first-4 % | "
              "last-4 % | decode seq/s |", "|---|---|---|---|---|---|---|---|---|"]
@@ -208,6 +208,7 @@ def report(all_hyps, all_rows, te_tgt, args):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--words", type=int, default=3, help="words per phrase (default 3)")
     p.add_argument("--train", type=int, default=20000)
     p.add_argument("--test", type=int, default=1000)
     p.add_argument("--epochs", type=int, default=4)
@@ -227,7 +228,7 @@ def main():
                         "Saved as <variant>N.json and merged next to mainN.json")
     args = p.parse_args()
     lexicon = bs.read_cmudict(cmudict_path())
-    data = bs.phrase_task(lexicon, {"train": args.train, "test": args.test}, 3, seed=0)
+    data = bs.phrase_task(lexicon, {"train": args.train, "test": args.test}, args.words, seed=0)
     vocabs = bs.Vocab.fit(data["train"][0]), bs.Vocab.fit(data["train"][1])
     start = time.time()
 
