@@ -455,6 +455,9 @@ def build_seq2seq(config: Seq2SeqConfig) -> keras.Model:
     """
     for name in ("src_vocab_size", "tgt_vocab_size", "embed_dim", "units", "heads", "key_dim"):
         _check_int(name, getattr(config, name))
+    if config.shared_decoder and not config.bidirectional:
+        raise ValueError("`shared_decoder=True` needs `bidirectional=True` (one decoder for the "
+                         "two directions), received bidirectional=False.")
     dec_units = config.decoder_units or config.units
     src = keras.Input((None,), dtype="int32", name="src")
     enc = SourceEncoder(config.src_vocab_size, config.embed_dim, config.units, name="encoder")(src)

@@ -403,6 +403,8 @@ def test_errors_are_clear(tmp_path):
         bs.beam_search(uni, src, 2, 5, length_penalty=-1.0)
     with pytest.raises(ValueError, match="fusion"):
         bs.build_seq2seq(bs.Seq2SeqConfig(9, 8, fusion="sum"))
+    with pytest.raises(ValueError, match="shared_decoder"):
+        bs.build_seq2seq(bs.Seq2SeqConfig(9, 8, bidirectional=False, shared_decoder=True))
     with pytest.raises(ValueError, match="pseudo"):
         bs.fit_seq2seq(bidir, src, [[4], [5]], pseudo="oracle")
     with pytest.raises(ValueError, match="pseudo"):
