@@ -72,7 +72,7 @@ def _parameters(m, m1):
     m1 = 1.0 - m if m1 is None else np.asarray(m1, dtype=float)
     if np.any(~(m >= 0)) or np.any(~(m1 >= 0)):
         raise ValueError(f"`m` must lie in [0, 1] (with m1 = 1 - m >= 0), received m={m}.")
-    if np.any(np.abs(m + m1 - 1) > 1e-14):  # m1 carries digits of 1 - m, not another value
+    if np.any(np.abs(m + m1 - 1) > 4 * _EPS):  # m1 carries digits of 1 - m, not another value
         raise ValueError(f"`m1` must equal 1 - m up to rounding, received m={m}, m1={m1}.")
     return m, m1
 
@@ -139,7 +139,8 @@ def ellipe(m: ArrayLike, m1: ArrayLike | None = None) -> np.ndarray:
 def _carlson_args(x, y, z, name: str, degenerate):
     """Broadcast float arrays; refuse negative or degenerate arguments (the integral diverges)."""
     x, y, z = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, y, z)))
-    if np.any(~((x >= 0) & (y >= 0) & (z >= 0))) or np.any(degenerate(x, y, z)):
+    if (np.any(~((x >= 0) & (y >= 0) & (z >= 0))) or not np.all(np.isfinite(x + y + z))
+            or np.any(degenerate(x, y, z))):
         raise ValueError(f"{name} needs finite non-negative x, y, z ({name} = inf when "
                          f"{'two are zero' if name == 'R_F' else 'z = 0 or x = y = 0'}), "
                          f"received x={x}, y={y}, z={z}.")
@@ -205,6 +206,8 @@ def carlson_rd(x: ArrayLike, y: ArrayLike, z: ArrayLike) -> np.ndarray:
 def _reduce_amplitude(phi):
     """phi = n pi + rest with |rest| <= pi/2; returns n and sin, cos of rest."""
     phi = np.asarray(phi, dtype=float)
+    if not np.all(np.isfinite(phi)):
+        raise ValueError(f"`phi` must be finite, received {phi}.")
     n = np.round(phi / np.pi)
     rest = phi - n * np.pi
     return n, np.sin(rest), np.cos(rest)
@@ -240,7 +243,7 @@ def ellipj(u: ArrayLike, m: ArrayLike, m1: ArrayLike | None = None
     """Jacobi sn, cn, dn by descending Landen (Gauss) transformations, DLMF 22.7.1-22.7.3.
 
     Each step maps k to k_(n+1) = (1 - k')/(1 + k') = k^2/(1 + k')^2 and carries k' separately,
-    so m1 down to 1e-300 keeps its digits; at the bottom sn = sin, cn = cos, dn = 1 to O(k^2).
+    so m1 down to 1e-300 keeps ~13 digits; at the bottom sn = sin, cn = cos, dn = 1 to O(k^2).
     Going back up, dn = (1 - k + k cn^2)/(1 + k sn^2) with 1 - k = 2k'/(1 + k') avoids both the
     0/0 of the amplitude-ratio formula at u = K and the cancellation of dn^2 - (1 - k).
 
@@ -253,6 +256,8 @@ def ellipj(u: ArrayLike, m: ArrayLike, m1: ArrayLike | None = None
     """
     m, m1 = _parameters(m, m1)
     u0 = np.asarray(u, dtype=float)
+    if not np.all(np.isfinite(u0)):
+        raise ValueError(f"`u` must be finite, received {u0}.")
     limit = m1 == 0  # m = 1: the Landen chain stands still; sn = tanh, cn = dn = sech
     m, m1 = np.where(limit, 0.0, m), np.where(limit, 1.0, m1)
     u, k, kp, steps = u0, np.sqrt(m), np.sqrt(m1), []
@@ -287,7 +292,7 @@ def _bessel_j(order: int, x):
 def j0_zeros(n: int) -> np.ndarray:
     """The first n positive zeros j_(0,k) of the Bessel function J_0.
 
-    McMahon's expansion (DLMF 10.21.19) gives each zero to ~1e-6 or better; Newton steps
+    McMahon's expansion (DLMF 10.21.19) starts each zero within ~2e-3; Newton steps
     j <- j + J_0(j)/J_1(j) on the trapezoidal J_0, J_1 finish the job.
 
     Args:
@@ -402,7 +407,10 @@ class Troposkein:
         return 0.5 * self.moment_of_inertia * self.omega ** 2
 
     def _u(self, z):
-        return 2 * self.K * np.asarray(z, dtype=float) / self.span
+        z = np.asarray(z, dtype=float)
+        if not np.all((z >= -1e-12 * self.span) & (z <= self.span * (1 + 1e-12))):
+            raise ValueError(f"`z` must lie in [0, span = {self.span:.6g}], received {z}.")
+        return 2 * self.K * z / self.span
 
     def __call__(self, z: ArrayLike) -> np.ndarray:
         """r(z) for z in [0, span]."""
@@ -670,6 +678,8 @@ def rope_with_gravity(length: float, span: float, omega: float, g: float = 9.81,
     """
     base = troposkein(length, span, omega, density)
     g, tol = _positive("g", g, allow_zero=True), _positive("tol", tol)
+    if not 1e-15 <= tol <= 1e-9:  # the end-point check below asks for 1e-9
+        raise ValueError(f"`tol` must lie in [1e-15, 1e-9], received {tol!r}.")
     gamma, ell, end = g / (omega * omega * span), length / span, collapse_gamma(length, span)
     if gamma >= end:
         raise ValueError(f"no whirling equilibrium: Gamma = g/(omega^2 span) = {gamma:.6g} is "

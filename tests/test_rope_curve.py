@@ -49,6 +49,20 @@ def test_complete_integrals_near_m_zero(m):
     m_mp = mp.mpf(m)
     np.testing.assert_allclose(rc.ellipk(m), float(mp.ellipk(m_mp)), rtol=1e-15)
     np.testing.assert_allclose(rc.ellipe(m), float(mp.ellipe(m_mp)), rtol=1e-15)
+    with mp.workdps(400):  # D = E - m1 K ~ pi m / 4; 1 - 1e-300 needs 300+ digits
+        d_ref = float(mp.ellipe(m_mp) - (1 - m_mp) * mp.ellipk(m_mp))
+    np.testing.assert_allclose(rc._agm(m, 1.0 - m)[1], d_ref, rtol=1e-15, atol=1e-320)
+
+
+def test_jacobi_functions_keep_their_digits_at_m1_1e300():
+    m1 = 1e-300
+    with mp.workdps(700):  # m = 1 - 1e-300 needs 300+ digits to be told from 1
+        m_mp = 1 - mp.mpf(m1)
+        for u in (0.5, 3.0, 30.0):
+            sn, cn, dn = rc.ellipj(u, 1.0, m1)
+            for got, name in zip((sn, cn, dn), ("sn", "cn", "dn"), strict=True):
+                want = float(mp.ellipfun(name, mp.mpf(u), m=m_mp))
+                assert abs(got - want) <= 1e-12 * abs(want), (name, u)
 
 
 @pytest.mark.parametrize("m1", [0.999, 0.5, 1e-4, 1e-12])
@@ -414,6 +428,15 @@ def test_whirling_mode_small_amplitude_is_bessel_shape():
     (lambda: rc.carlson_rd(-1.0, 1.0, 1.0), "R_D needs finite non-negative"),
     (lambda: rc.rope_with_gravity(2.0, 1.0, 3.0, tol=0.0), "`tol` must be finite and > 0"),
     (lambda: rc.plot_curves([], "figure.jpg"), "`path` must end in .png"),
+    (lambda: rc.rope_with_gravity(2.0, 1.0, 3.0, tol=1e-6), "`tol` must lie in"),
+    (lambda: rc.rope_with_gravity(2.0, 1.0, 3.0, tol=1e-17), "`tol` must lie in"),
+    (lambda: rc.troposkein(2.0, 1.0)([0.5, 1.5]), "`z` must lie in"),
+    (lambda: rc.troposkein(2.0, 1.0).arc_length(-0.5), "`z` must lie in"),
+    (lambda: rc.ellipk(1 - 1e-14, m1=1e-16), "`m1` must equal 1 - m"),
+    (lambda: rc.carlson_rf(np.inf, 1.0, 1.0), "R_F needs finite non-negative"),
+    (lambda: rc.carlson_rd(1.0, 1.0, np.inf), "R_D needs finite non-negative"),
+    (lambda: rc.ellipj(np.inf, 0.5), "`u` must be finite"),
+    (lambda: rc.ellipkinc(np.inf, 0.5), "`phi` must be finite"),
 ])
 def test_documented_value_errors(call, match):
     with pytest.raises(ValueError, match=match):
