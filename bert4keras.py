@@ -956,6 +956,8 @@ class Tokenizer:
             raise TypeError(f"texts: expected a list of str, received the str {texts!r}.")
         if not len(texts):
             raise ValueError("texts: expected at least one text, received an empty list.")
+        if isinstance(seconds, str):  # a bare str would pair each text with one character
+            raise TypeError(f"seconds: expected a list of str, received the str {seconds!r}.")
         seconds = [None] * len(texts) if seconds is None else seconds
         if len(seconds) != len(texts):
             raise ValueError(f"seconds: expected {len(texts)} texts, received {len(seconds)}.")

@@ -363,8 +363,9 @@ def _check_args(texts, min_count, order, thresholds, chunk_size, workers, encodi
         codecs.lookup(encoding)
     except LookupError:
         raise ValueError(f"`encoding` must be a known codec, got {encoding!r}") from None
-    if isinstance(exclude, str):
-        raise TypeError(f"`exclude` must be a collection of words, got the str {exclude!r}")
+    if isinstance(exclude, (str, os.PathLike)):
+        raise TypeError(f"`exclude` must be a collection of words (read a word file first), "
+                        f"got {exclude!r}")
     source = [texts] if isinstance(texts, (str, os.PathLike)) else texts
     if not isinstance(source, Iterable) or iter(source) is source:
         raise TypeError("`texts` must be a str, a path, or a re-readable collection of them "

@@ -442,7 +442,7 @@ class VQVAE(keras.Model):
     Train with `compile(optimizer, loss="mse")` and `fit(images, images)`; the quantiser's
     losses join the reconstruction loss and its `perplexity` / `codes_used` appear in the logs.
     Images are float in [0, 1], shape (B, H, W, C); `encode` also takes uint8 (divided by 255),
-    `fit` and `call` do not.
+    `fit` and `call` refuse it with a TypeError.
 
     Args:
         image_shape: (H, W, C); H and W divisible by 2**num_downsamples.
@@ -506,6 +506,9 @@ class VQVAE(keras.Model):
         return images / np.float32(255) if images.dtype == np.uint8 else images.astype("float32")
 
     def call(self, images, training=False):
+        if "float" not in keras.backend.standardize_dtype(images.dtype):
+            raise TypeError(f"`images` must be float in [0, 1] (divide uint8 by 255), received "
+                            f"dtype {images.dtype}.")
         self._check_images(images.shape)
         return self.decoder(self.quantizer(self.encoder(images), training=training))
 

@@ -418,6 +418,8 @@ def test_tokenizer_errors():
         bk.Tokenizer(["a", "b"])
     with pytest.raises(TypeError, match="texts"):  # not a batch of one-character texts
         tokenizer.encode_batch("ab")
+    with pytest.raises(TypeError, match="seconds"):  # not one character per text
+        tokenizer.encode_batch(["a", "a"], "ab")
     with pytest.raises(ValueError, match="texts"):
         tokenizer.encode_batch([])
 

@@ -252,6 +252,8 @@ def test_bad_texts():
         discover("中国", min_count=2.5)
     with pytest.raises(TypeError, match="exclude"):
         discover("中国", exclude="中国")
+    with pytest.raises(TypeError, match="exclude"):  # a word file is read by the caller
+        discover("中国", exclude=Path("known.txt"))
     with pytest.raises(FileNotFoundError, match="nope.txt"):
         discover(["中国", Path("nope.txt")])
 

@@ -361,6 +361,8 @@ def test_model_input_errors():
         model.decode(np.zeros((1, 3, 4), int))
     with pytest.raises(TypeError, match="codes"):
         model.decode(np.zeros((1, 4, 4)))
+    with pytest.raises(TypeError, match="images"):  # uint8 would train on 0..255
+        model(np.zeros((2, 16, 16, 1), "uint8"))
     with pytest.raises(ValueError, match="n"):
         model.sample(0)
     for bad_batch in (0, -1):
