@@ -83,9 +83,12 @@ class Vocab:
     """
 
     def __init__(self, symbols: list[str]):
+        reserved = [s for s in symbols if s in _SPECIALS]
+        if reserved:
+            raise ValueError(f"`symbols` must not contain the reserved {_SPECIALS}, received "
+                             f"{reserved[:3]}.")
         # a repeated symbol keeps its first id, so ids and symbols stay one to one
-        self.symbols = list(_SPECIALS) + [s for s in dict.fromkeys(symbols)
-                                          if s not in _SPECIALS]
+        self.symbols = list(_SPECIALS) + list(dict.fromkeys(symbols))
         self.index = {s: i for i, s in enumerate(self.symbols)}
 
     @classmethod
@@ -100,7 +103,7 @@ class Vocab:
         return len(self.symbols)
 
     def encode(self, seq) -> list[int]:
-        if isinstance(seq, str) or isinstance(seq, (list, tuple)):
+        if isinstance(seq, (str, list, tuple)):
             if len(seq) == 0:
                 raise ValueError("`seq` must hold at least one symbol, received an empty one.")
             return [self.index.get(s, UNK) for s in seq]
@@ -156,6 +159,7 @@ def position_accuracy(hyps, refs, n: int = 4, from_end: bool = False) -> float:
     Positions are aligned from the start (or, with ``from_end``, from the end), so a dropped
     symbol in the middle hurts the positions after it but not the far end.
     """
+    _check_int("n", n)
     hit = total = 0
     for h, r in zip(hyps, refs, strict=True):
         h, r = (list(h)[::-1], list(r)[::-1]) if from_end else (list(h), list(r))
@@ -547,9 +551,22 @@ def _model_inputs(src_ids, tgt_seqs, bidirectional, other=None):
     if other is None:  # the leaky recipe: each side reads the other's gold inputs
         l_other, r_other = l_in, r_in
     else:  # other = (l2r pseudo outputs, r2l pseudo outputs), both in reading order
-        l_other = pad_batch([list(s) for s in other[0]], prefix=(BOS,))
-        r_other = pad_batch([list(s)[::-1] for s in other[1]], prefix=(_R2L_START,))
+        l_other, r_other = _teacher_arrays(other[0])[0], _teacher_arrays(other[1], True)[0]
     return [src_ids, l_in, r_in, l_other, r_other], [l_out, r_out]
+
+
+def _check_pairs(model, src_ids, tgt_seqs) -> np.ndarray:
+    """Sources as `_check_src`; as many targets, each of ids in [UNK, vocab) without BOS/EOS."""
+    src_ids = _check_src(src_ids)
+    if len(src_ids) != len(tgt_seqs):
+        raise ValueError(f"`src_ids` and `tgt_seqs` must have equal lengths, received "
+                         f"{len(src_ids)} and {len(tgt_seqs)}.")
+    vocab = _direction_layers(model, "l2r")[1].vocab_size
+    bad = [t for t in tgt_seqs if any(not (UNK <= i < vocab) or i in (BOS, EOS) for i in t)]
+    if bad:
+        raise ValueError(f"`tgt_seqs` must hold ids in [{UNK}, {vocab}) other than BOS/EOS "
+                         f"(they are added here), received {list(bad[0])}.")
+    return src_ids
 
 
 def fit_seq2seq(model: keras.Model, src_ids: np.ndarray, tgt_seqs, epochs: int = 1,
@@ -571,9 +588,9 @@ def fit_seq2seq(model: keras.Model, src_ids: np.ndarray, tgt_seqs, epochs: int =
     """
     _check_int("epochs", epochs)
     _check_int("batch_size", batch_size)
-    if len(src_ids) != len(tgt_seqs):
-        raise ValueError(f"`src_ids` and `tgt_seqs` must have equal lengths, received "
-                         f"{len(src_ids)} and {len(tgt_seqs)}.")
+    src_ids = _check_pairs(model, src_ids, tgt_seqs)
+    if pseudo_max_len is not None:
+        _check_int("pseudo_max_len", pseudo_max_len)
     bidir = _is_bidirectional(model)
     if bidir and not (pseudo in ("self", "gold") or (isinstance(pseudo, (tuple, list))
                                                       and len(pseudo) == 2)):
@@ -604,7 +621,7 @@ def sequence_log_prob(model: keras.Model, src_ids: np.ndarray, tgt_seqs,
     the other (default: the gold targets); returns (n, 2): L2R and R2L log-probs.
     """
     bidir = _is_bidirectional(model)
-    x, y = _model_inputs(src_ids, tgt_seqs, bidir, other)
+    x, y = _model_inputs(_check_pairs(model, src_ids, tgt_seqs), tgt_seqs, bidir, other)
     outs = model(x, training=False)
     outs, y = (outs, y) if bidir else ([outs], [y])
     cols = []
@@ -676,6 +693,8 @@ def _check_src(src_ids) -> np.ndarray:
                          f"dtype {src_ids.dtype} and shape {src_ids.shape}.")
     if (src_ids[:, 0] == PAD).any():
         raise ValueError("`src_ids` has an empty row (all PAD); every source needs a symbol.")
+    if (src_ids < 0).any() or ((src_ids[:, :-1] == PAD) & (src_ids[:, 1:] != PAD)).any():
+        raise ValueError("`src_ids` must hold ids >= 0 with PAD only at the end of a row.")
     return src_ids
 
 
@@ -792,7 +811,8 @@ def beam_search(model: keras.Model, src_ids: np.ndarray, beam_size: int = 4, max
 
     Scores are summed log-probs divided by the GNMT penalty ``((5 + len) / 6) ** alpha``
     (len counts EOS). A sentence is done when its pool holds `beam_size` finished hypotheses
-    and none beats the best alive one's current normalised score. Returns (id lists, scores).
+    and the worst of them scores at least the best alive one's current normalised score.
+    Returns (id lists, scores).
     """
     _check_search(beam_size, max_len, length_penalty)
     if _is_bidirectional(model):
@@ -886,12 +906,23 @@ def bidirectional_beam_search(model: keras.Model, src_ids: np.ndarray, beam_size
 # ----------------------------------------------------------------------------- save / load
 
 
+def _check_saved(model, config, src_vocab, tgt_vocab, parameters):
+    """The model, its config and the two vocabularies must describe the same network."""
+    sizes = (len(src_vocab), len(tgt_vocab), model.count_params())
+    want = (config.src_vocab_size, config.tgt_vocab_size, parameters or sizes[2])
+    if sizes != want:
+        raise ValueError(f"`model`, `config` and the vocabularies disagree: source vocabulary, "
+                         f"target vocabulary and parameters are {sizes}, the config says {want}.")
+
+
 def save_seq2seq(path, model: keras.Model, config: Seq2SeqConfig, src_vocab: Vocab,
                  tgt_vocab: Vocab) -> None:
     """Writes ``config.json`` (config + both vocabularies) and ``model.weights.h5`` to `path`."""
+    _check_saved(model, config, src_vocab, tgt_vocab, build_seq2seq(config).count_params())
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     meta = {"version": __version__, "config": dataclasses.asdict(config),
+            "parameters": model.count_params(),
             "src_symbols": src_vocab.symbols, "tgt_symbols": tgt_vocab.symbols}
     (path / "config.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
     model.save_weights(str(path / "model.weights.h5"))
@@ -907,7 +938,10 @@ def load_seq2seq(path):
     config = Seq2SeqConfig(**meta["config"])
     model = build_seq2seq(config)
     model.load_weights(str(path / "model.weights.h5"))
-    return model, config, Vocab(meta["src_symbols"]), Vocab(meta["tgt_symbols"])
+    n = len(_SPECIALS)
+    src_vocab, tgt_vocab = Vocab(meta["src_symbols"][n:]), Vocab(meta["tgt_symbols"][n:])
+    _check_saved(model, config, src_vocab, tgt_vocab, meta.get("parameters"))
+    return model, config, src_vocab, tgt_vocab
 
 
 # ----------------------------------------------------------------------------- demo, CLI

@@ -4,6 +4,7 @@ what each decoder may see, padding invariance, training on CMUdict, metrics, sav
 import dataclasses
 import importlib.util
 import itertools
+import json
 from pathlib import Path
 
 import numpy as np
@@ -413,6 +414,36 @@ def test_errors_are_clear(tmp_path):
         bs.fit_seq2seq(uni, src, [[4]])
     with pytest.raises(ValueError, match="save_seq2seq"):
         bs.load_seq2seq(tmp_path / "missing")
+    with pytest.raises(ValueError, match="reserved"):  # "</s>" in data would end a sequence
+        bs.Vocab(["a", "</s>"])
+    with pytest.raises(ValueError, match="`n`"):
+        bs.position_accuracy([["A"]], [["A"]], 0)
+    for bad_src in (np.array([[4, 0, 5]]), np.array([[4, -1]])):  # PAD inside, negative id
+        with pytest.raises(ValueError, match="PAD only at the end"):
+            bs.greedy_decode(uni, bad_src, 5)
+    with pytest.raises(ValueError, match="equal lengths"):
+        bs.sequence_log_prob(uni, src, [[4]])
+    for bad_tgt in ([[4], [8]], [[4], [bs.BOS]], [[bs.EOS], [5]]):  # 8 = vocabulary size
+        with pytest.raises(ValueError, match="tgt_seqs"):
+            bs.fit_seq2seq(uni, src, bad_tgt)
+    with pytest.raises(ValueError, match="pseudo_max_len"):
+        bs.fit_seq2seq(bidir, src, [[4], [5]], pseudo_max_len=0)
+    # a config or vocabulary that does not describe the model is refused on save
+    config = bs.Seq2SeqConfig(9, 8, embed_dim=8, units=16, heads=2, key_dim=8)
+    sv, tv = bs.Vocab(list("abcde")), bs.Vocab(list("ABCD"))
+    for bad in (dataclasses.replace(config, shared_decoder=True),
+                dataclasses.replace(config, tgt_vocab_size=9)):
+        with pytest.raises(ValueError, match="disagree"):
+            bs.save_seq2seq(tmp_path / "m", bidir, bad, sv, tv)
+    with pytest.raises(ValueError, match="disagree"):
+        bs.save_seq2seq(tmp_path / "m", bidir, config, sv, bs.Vocab(list("AB")))
+    # and so is a saved config edited into another network: load_weights alone would not notice
+    bs.save_seq2seq(tmp_path / "m", bidir, config, sv, tv)
+    meta = json.loads((tmp_path / "m" / "config.json").read_text())
+    meta["config"]["shared_decoder"] = True
+    (tmp_path / "m" / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="disagree"):
+        bs.load_seq2seq(tmp_path / "m")
     (tmp_path / "bad.dict").write_text("123 456\n;;; comment\n", encoding="utf-8")
     with pytest.raises(ValueError, match="cmudict"):
         bs.read_cmudict(tmp_path / "bad.dict")
