@@ -10,7 +10,8 @@ OUT    := demo_out
 .PHONY: demo test lint bench clean
 
 # Keep TensorFlow's start-up chatter out of the demo and test output.
-export TF_CPP_MIN_LOG_LEVEL ?= 2
+export TF_CPP_MIN_LOG_LEVEL ?= 3
+export TF_ENABLE_ONEDNN_OPTS ?= 0
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
