@@ -12,8 +12,9 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+for _path in (REPO, REPO / "tests", REPO / "bench"):  # library files, _reference, _data
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
 SEED = 1234
 
