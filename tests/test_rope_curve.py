@@ -12,9 +12,11 @@ from scipy.integrate import solve_bvp, solve_ivp
 from scipy.optimize import fsolve
 from scipy.special import j0, jn_zeros
 
-import rope_curve as rc
-
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # the library, ahead of the benchmark bench/rope_curve.py
+import rope_curve as rc  # noqa: E402
+
+assert Path(rc.__file__).parent == REPO, rc.__file__
 mp.mp.dps = 40
 J01 = 2.404825557695772768621631879  # first zero of J0 (DLMF table 10.21.1)
 
