@@ -12,9 +12,14 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
-for _path in (REPO, REPO / "tests", REPO / "bench"):  # library files, _reference, _data
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
+# The library files come first; bench/ (for `_data`) goes last, because its scripts carry the
+# library files' names (bench/vqvae.py) and must never shadow them.
+for _path in (REPO / "tests", REPO):
+    if str(_path) in sys.path:
+        sys.path.remove(str(_path))
+    sys.path.insert(0, str(_path))
+if str(REPO / "bench") not in sys.path:
+    sys.path.append(str(REPO / "bench"))
 
 SEED = 1234
 
