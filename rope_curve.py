@@ -305,22 +305,24 @@ def _bessel_j(order: int, x):
 def j0_zeros(n: int) -> np.ndarray:
     """The first n positive zeros j_(0,k) of the Bessel function J_0.
 
-    McMahon's expansion (DLMF 10.21.19) starts each zero within ~2e-3; Newton steps
-    j <- j + J_0(j)/J_1(j) on the trapezoidal J_0, J_1 finish the job.
+    McMahon's expansion (DLMF 10.21.19) starts each zero within ~2e-3 and is exact to
+    rounding from the 40th on (next term ~1e-15 / j^7); Newton steps j <- j + J_0(j)/J_1(j)
+    on the trapezoidal J_0, J_1 finish the first 40, whose cost would grow like n^2.
 
     Args:
-        n: how many zeros (>= 1).
+        n: how many zeros, an integer in [1, 10^6].
 
     Returns:
         Array of shape (n,), increasing.
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"`n` must be an integer >= 1, received {n!r}.")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= 10 ** 6:
+        raise ValueError(f"`n` must be an integer in [1, 10^6], received {n!r}.")
     beta = (np.arange(1, n + 1) - 0.25) * np.pi
     b8 = 8 * beta
     zeros = beta + 1 / b8 - 124 / (3 * b8 ** 3) + 120928 / (15 * b8 ** 5)
     for _ in range(3):
-        zeros = zeros + _bessel_j(0, zeros) / _bessel_j(1, zeros)
+        first = zeros[:40]
+        zeros[:40] = first + _bessel_j(0, first) / _bessel_j(1, first)
     return zeros
 
 
@@ -760,10 +762,30 @@ def _kolodner_paths(amplitude, lam: float, tol: float, samples: int = 0):
     return sigma, path * np.stack([a, a, np.ones_like(a)])
 
 
-def _crossings(x: np.ndarray) -> np.ndarray:
-    """Sign changes along axis 0, the ends excluded."""
-    inner = np.sign(x[1:-1])
-    return np.sum(inner[1:] * inner[:-1] < 0, axis=0)
+def _mode_bracket(mode: int, lam: float):
+    """Free-end offsets (lo, hi) around the one where the shape has mode - 1 axis crossings.
+
+    The sign changes of x from the free end to the top fall, one at a time, as the offset a
+    grows: each time x(top; a) passes through zero. A scan over a brackets the change from
+    `mode` to mode - 1; where neighbours skip it (fast ropes), a finer grid between them is
+    scanned. Returns None if no such change is found.
+    """
+    grid = np.concatenate([np.geomspace(1e-8, 1e-2, 30), np.linspace(0.011, 0.989, 140),
+                           1 - np.geomspace(1e-2, 1e-13, 30)])  # mode 1 nears a = 1 when fast
+    found = 0
+    for _ in range(8):
+        x = np.sign(_kolodner_paths(grid, lam, 1e-8)[1][:, 0])  # (points, batch)
+        changes = np.sum(x[1:] * x[:-1] < 0, axis=0)
+        before, after = changes[:-1], changes[1:]
+        exact = np.nonzero((before == mode) & (after == mode - 1))[0]
+        skipped = exact if len(exact) else np.nonzero((before >= mode) & (after < mode))[0]
+        if len(skipped) == 0:
+            break
+        found += len(exact) > 0
+        grid = np.linspace(grid[skipped[0]], grid[skipped[0] + 1], 16)
+        if found == 3:  # two more rounds narrow the bracket 17^2-fold for the final solver
+            return grid[0], grid[-1]
+    return None
 
 
 @dataclass(frozen=True)
@@ -812,27 +834,29 @@ def whirling_mode(length: float, omega: float, g: float = 9.81, mode: int = 1,
         A `WhirlingMode`.
 
     Raises:
-        ValueError: bad arguments, mode < 1, or omega at or below the mode's critical speed.
+        ValueError: bad arguments, mode outside [1, 20], omega at or below the mode's critical
+            speed or above 1000 sqrt(g/length).
     """
     length, omega = _positive("length", length), _positive("omega", omega)
     g, density, tol = _positive("g", g), _positive("density", density), _positive("tol", tol)
-    if isinstance(mode, bool) or not isinstance(mode, (int, np.integer)) or mode < 1:
-        raise ValueError(f"`mode` must be an integer >= 1, received {mode!r}.")
+    if isinstance(mode, bool) or not isinstance(mode, (int, np.integer)) or not 1 <= mode <= 20:
+        raise ValueError(f"`mode` must be an integer in [1, 20] (each mode adds a wave the "
+                         f"integrator must resolve), received {mode!r}.")
+    fastest = 1000 * math.sqrt(g / length)  # omega^2 L / g = 1e6: mode 1 lies flat to 1e-12
+    if omega > fastest:
+        raise ValueError(f"`omega` must be at most 1000 sqrt(g/length) = {fastest:.6g} rad/s "
+                         f"(faster, the rope lies flat within round-off and the work grows "
+                         f"like omega), received {omega!r}.")
     critical = float(critical_speeds(length, g, mode)[-1])
     if omega <= critical * (1 + 1e-9):
         raise ValueError(f"`omega` must exceed the critical speed of mode {mode}, "
                          f"{critical:.10g} rad/s, received {omega!r}: below it the rope "
                          f"hangs on the axis.")
     lam = omega * omega * length / g
-    grid = np.concatenate([np.geomspace(1e-8, 1e-2, 30), np.linspace(0.011, 0.989, 140),
-                           1 - np.geomspace(1e-2, 1e-12, 30)])  # mode 1 nears a = 1 when fast
-    paths = _kolodner_paths(grid, lam, 1e-8)[1]
-    top, crossings = paths[-1, 0], _crossings(paths[:, 0])
-    change = np.nonzero((np.sign(top[1:]) != np.sign(top[:-1]))
-                        & (np.minimum(crossings[1:], crossings[:-1]) == mode - 1))[0]
-    if len(change) == 0:
+    bracket = _mode_bracket(mode, lam)
+    if bracket is None:
         raise ValueError(f"no whirling mode {mode} found for omega={omega!r} (scan failed).")
-    lo, hi = grid[change[0]], grid[change[0] + 1]
+    lo, hi = bracket
     f_lo, f_hi = (_kolodner_paths(v, lam, tol)[1][-1, 0, 0] for v in (lo, hi))
     for _ in range(100):  # Illinois variant of regula falsi: the root stays in [lo, hi]
         mid = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
@@ -842,7 +866,7 @@ def whirling_mode(length: float, omega: float, g: float = 9.81, mode: int = 1,
         else:
             f_lo /= 2
         hi, f_hi = mid, f_mid
-        if abs(hi - lo) <= 4 * _EPS * hi or f_mid == 0:
+        if abs(hi - lo) <= 64 * _EPS * hi or f_mid == 0:  # below the integration error
             break
     sigma, path = _kolodner_paths(hi, lam, tol, samples=400)
     s, path = (1 - sigma[::-1]) * length, path[::-1, :, 0]  # from the top down

@@ -143,7 +143,7 @@ def test_incomplete_integrals_at_m_one():
 
 
 def test_j0_zeros_and_critical_speeds_match_scipy():
-    np.testing.assert_allclose(rc.j0_zeros(100), jn_zeros(0, 100), rtol=1e-14)
+    np.testing.assert_allclose(rc.j0_zeros(300), jn_zeros(0, 300), rtol=1e-14)
     np.testing.assert_allclose(rc.j0_zeros(1)[0], J01, rtol=1e-15)
     speeds = rc.critical_speeds(2.5, 9.81, 6)
     np.testing.assert_allclose(speeds, jn_zeros(0, 6) / 2 * np.sqrt(9.81 / 2.5), rtol=1e-10)
@@ -373,11 +373,10 @@ def test_whirling_modes_cross_the_axis_mode_minus_one_times():
         rc.whirling_mode(1.0, between, 9.81, 3)
 
 
-def test_whirling_mode_against_independent_integration():
-    length, g, mode = 2.0, 9.81, 2
-    omega = 1.3 * rc.critical_speeds(length, g, 2)[1]
-    w = rc.whirling_mode(length, omega, g, mode)
-    lam = omega ** 2 * length / g
+def _check_whirling_mode(w):
+    """Integrate Kolodner's equations with DOP853 from the returned free-end offset."""
+    length, g = w.length, w.g
+    lam = w.omega ** 2 * length / g
 
     def f(s, y):
         t = np.hypot(y[1], s) if s > 0 else 1.0
@@ -391,8 +390,48 @@ def test_whirling_mode_against_independent_integration():
     assert abs(sol.y[0, -1]) < 1e-8  # the top is on the axis
     ref = sol.sol(1 - w.s / length)
     np.testing.assert_allclose(w.r, ref[0] * length, atol=1e-8)
-    np.testing.assert_allclose(w.top_tension, 1.0 * g * length * np.hypot(sol.y[1, -1], 1),
+    np.testing.assert_allclose(w.top_tension, w.density * g * length * np.hypot(sol.y[1, -1], 1),
                                rtol=1e-8)
+
+
+def test_whirling_mode_against_independent_integration():
+    length, g = 2.0, 9.81
+    _check_whirling_mode(rc.whirling_mode(length, 1.3 * rc.critical_speeds(length, g, 2)[1], g, 2))
+
+
+def test_whirling_mode_found_when_the_scan_skips_it():
+    """At 4x the 10th critical speed, one step of the scan over the free-end offset spans
+    several axis crossings (the scan once reported no mode 10 here)."""
+    w = rc.whirling_mode(1.0, 200.0, 9.81, 10, tol=1e-10)
+    assert w.axis_crossings == 9
+    _check_whirling_mode(w)
+
+
+def test_whirling_mode_at_the_fastest_supported_speed():
+    """omega^2 L/g = 1e6: mode 1 lies flat, its free end within ~1e-12 L of L out."""
+    omega = 1000 * math.sqrt(9.81)
+    w = rc.whirling_mode(1.0, omega, 9.81, 1, tol=1e-10)
+    assert w.axis_crossings == 0 and 1 - 1e-11 < w.free_end_radius < 1.0
+    assert abs(w.r[0]) < 1e-9
+
+
+def test_whirling_mode_refuses_unsupported_speed_and_mode_at_once():
+    """Far past the supported speed the work grows like omega (minutes at 1e6 rad/s)."""
+    with pytest.raises(ValueError, match="`omega` must be at most 1000 sqrt"):
+        rc.whirling_mode(1.0, 1e6)
+    with pytest.raises(ValueError, match="`mode` must be an integer in"):
+        rc.whirling_mode(1.0, 3000.0, 9.81, 21)
+
+
+def test_many_j0_zeros_match_brentq():
+    """Zeros past the first 40 come from McMahon's series; 10^5 zeros once took O(n^2) memory."""
+    from scipy.optimize import brentq
+
+    zeros = rc.j0_zeros(10 ** 5)
+    for k in (1, 40, 41, 1000, 10 ** 5):
+        start = (k - 0.25) * np.pi  # j_(0,k) lies in (start, start + 0.1) (DLMF 10.21.19)
+        ref = brentq(j0, start, start + 0.1, xtol=1e-15, rtol=1e-15)
+        np.testing.assert_allclose(zeros[k - 1], ref, rtol=1e-14)
 
 
 def test_whirling_mode_small_amplitude_is_bessel_shape():
@@ -419,8 +458,8 @@ def test_whirling_mode_small_amplitude_is_bessel_shape():
     (lambda: rc.troposkein(2.0, 1.0, density=0.0), "`density` must be finite and > 0"),
     (lambda: rc.troposkein_from_radius(0.0, 1.0), "`radius` must be finite and > 0"),
     (lambda: rc.rope_with_gravity(2.0, 1.0, 3.0, g=-1.0), "`g` must be finite and >= 0"),
-    (lambda: rc.critical_speeds(1.0, 9.81, 0), "`n` must be an integer >= 1"),
-    (lambda: rc.whirling_mode(1.0, 50.0, 9.81, 0), "`mode` must be an integer >= 1"),
+    (lambda: rc.critical_speeds(1.0, 9.81, 0), "`n` must be an integer in \\[1, 10\\^6\\]"),
+    (lambda: rc.whirling_mode(1.0, 50.0, 9.81, 0), "`mode` must be an integer in \\[1, 20\\]"),
     (lambda: rc.whirling_mode(1.0, 3.0, 9.81, 1), "`omega` must exceed the critical speed"),
     (lambda: rc.whirling_mode(1.0, rc.critical_speeds(1.0, 9.81, 1)[0], 9.81, 1),
      "`omega` must exceed the critical speed"),
