@@ -28,12 +28,11 @@ Reference: the Keras-2 `AccumOptimizer` recipe (Su Jianlin, 2019), made exact: n
     model.compile(optimizer=opt, loss="mse")
     model.fit(x, y, batch_size=16, callbacks=[AccumCallback()])
 
-Token-mean loss: `ids = MicroBatchCount(by="nonzero")(ids)` in the model (0 = padding), then
-compile with `AccumOptimizer(inner, 4, mode="weighted")` and
-`SparseCategoricalCrossentropy(True, reduction="mean_with_sample_weight")`, and fit with
-`sample_weight=(ids != 0)`.
+Token-mean loss: `ids = MicroBatchCount(by="nonzero")(ids)` in the model (0 = padding), compile
+with `AccumOptimizer(inner, 4, mode="weighted")` and `SparseCategoricalCrossentropy(True,
+reduction="mean_with_sample_weight")`, and fit with `sample_weight=(ids != 0)`.
 
-Requirements: keras >= 3.10 with the TensorFlow, JAX or torch backend; numpy.
+Requirements (keras >= 3.10): `pip install keras numpy` plus `tensorflow-cpu`, `jax` or `torch`.
 Copy this file into your project and keep this header. Licence: MIT.
 """
 
@@ -61,6 +60,30 @@ def _is_marker(variable) -> bool:
     return bool(getattr(variable, _MARKER, False))
 
 
+def _check_steps(steps) -> int:
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral):
+        raise TypeError(f"Argument `steps` must be an int >= 1. Received: steps={steps!r}")
+    if not 1 <= steps < 2**31:  # the micro-step counter is an int32
+        raise ValueError(f"Argument `steps` must be an int in [1, 2**31). Received: steps={steps}")
+    return int(steps)
+
+
+def _check_bool(name, value) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"Argument `{name}` must be True or False. Received: {name}={value!r}")
+
+
+def _is_symbolic(value) -> bool:
+    """True while a step is traced (tf.function, jax.jit): `value` is then not a number yet."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+        return not tf.executing_eagerly()
+    if keras.backend.backend() == "jax":
+        import jax
+        return isinstance(value, jax.core.Tracer)
+    return False
+
+
 def _check_args(optimizer, steps, mode, leftover) -> None:
     if not isinstance(optimizer, keras.optimizers.Optimizer):
         raise TypeError("Argument `optimizer` must be a keras.optimizers.Optimizer instance. "
@@ -68,16 +91,11 @@ def _check_args(optimizer, steps, mode, leftover) -> None:
     node = optimizer
     while node is not None:  # look through LossScaleOptimizer and friends
         if isinstance(node, AccumOptimizer) or node.gradient_accumulation_steps:
-            raise ValueError(
-                "Argument `optimizer` must not accumulate gradients itself (nested "
-                "AccumOptimizer or `gradient_accumulation_steps` set). "
-                f"Received: optimizer={node.name} of type {type(node).__name__}"
-            )
+            raise ValueError("Argument `optimizer` must not accumulate gradients itself (nested "
+                             "AccumOptimizer or `gradient_accumulation_steps` set). "
+                             f"Received: optimizer={node.name} of type {type(node).__name__}")
         node = getattr(node, "inner_optimizer", None)
-    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral):
-        raise TypeError(f"Argument `steps` must be an int >= 1. Received: steps={steps!r}")
-    if steps < 1:
-        raise ValueError(f"Argument `steps` must be an int >= 1. Received: steps={steps}")
+    _check_steps(steps)
     if mode not in _MODES:
         raise ValueError(f"Argument `mode` must be one of {_MODES}. Received: mode={mode!r}")
     if leftover not in _LEFTOVER:
@@ -106,6 +124,9 @@ class MicroBatchCount(keras.layers.Layer):
     def __init__(self, by: str = "nonzero", **kwargs):
         kwargs.setdefault("dtype", "float32")  # exact integer counts, also under mixed precision
         super().__init__(**kwargs)
+        if self.variable_dtype not in ("float32", "float64"):  # float16 miscounts past 2048
+            raise ValueError("Argument `dtype` must be float32 or float64 (exact counts). "
+                             f"Received: dtype={self.variable_dtype}")
         if by not in ("nonzero", "sum", "rows"):
             raise ValueError(f"Argument `by` must be 'nonzero', 'sum' or 'rows'. Received: {by!r}")
         self.by = by
@@ -142,6 +163,9 @@ class AccumOptimizer(keras.optimizers.Optimizer):
         optimizer: the `keras.optimizers.Optimizer` to wrap (lr, schedule, EMA, weight decay and
             clipping are set on it). Must not accumulate itself.
         steps: int >= 1, micro-batches per update; 1 passes every gradient straight through.
+            Lowered mid-window (set on the object, or an edited `.keras` file), the window closes
+            at the next micro-step with all it holds. A traced step (`fit`, `tf.function`) keeps
+            the value it was traced with.
         mode: how a window's gradients are combined: `"mean"` (default; equal-size micro-batches),
             `"sum"`, or `"weighted"` by the count each `MicroBatchCount` layer reports.
         leftover: what `finalize_variable_values` (end of `model.fit`) does with a partial
@@ -162,25 +186,25 @@ class AccumOptimizer(keras.optimizers.Optimizer):
         _check_args(optimizer, steps, mode, leftover)
         super().__init__(learning_rate=0.0, name=name)
         self.inner_optimizer = optimizer
-        self.steps, self.mode, self.leftover = int(steps), mode, leftover
+        self.steps, self.mode, self.leftover = steps, mode, leftover
+
+    steps = property(lambda self: self._steps,  # checked also when set on the object
+                     lambda self, n: setattr(self, "_steps", _check_steps(n)))
 
     def build(self, var_list):
         super().build(var_list)  # indexes var_list (as `_trainable_variables`, untracked)
         markers = len(var_list) - len(self._targets)
         if self.mode == "weighted" and markers != 1:
-            raise ValueError(
-                "mode='weighted' needs exactly one MicroBatchCount layer in the model. "
-                f"Received: {markers} count markers among the trainable variables"
-            )
+            raise ValueError("mode='weighted' needs exactly one MicroBatchCount layer in the "
+                             f"model. Received: {markers} count markers among the variables")
         self.micro_step = self.add_variable((), dtype="int32", name="micro_step")
         self.weight_sum = self.add_variable((), name="weight_sum")
-        self.accumulators = [
-            None if _is_marker(v) else self.add_variable_from_reference(v, "accumulator")
-            for v in var_list
-        ]
+        self.accumulators = [None if _is_marker(v) else
+                             self.add_variable_from_reference(v, "accumulator") for v in var_list]
         self._had_grad = tuple(v is not None for v in self.accumulators)
         if not self.inner_optimizer.built:
             self.inner_optimizer.build(self._targets)
+        self.inner_optimizer._check_variables_are_known(self._targets)  # not another model's
 
     @property
     def variables(self):
@@ -210,8 +234,16 @@ class AccumOptimizer(keras.optimizers.Optimizer):
     def apply(self, grads, trainable_variables=None):
         """Adds one micro-batch's gradients; updates the variables after the last of a window."""
         if not self.built:
+            if trainable_variables is None:
+                raise ValueError("Argument `trainable_variables` is needed on the first call (it "
+                                 "builds the optimizer). Received: trainable_variables=None")
             self.build(list(trainable_variables))
         tvars = self._trainable_variables if trainable_variables is None else trainable_variables
+        grads, tvars = list(grads), list(tvars)
+        if len(grads) != len(tvars):
+            raise ValueError("Argument `grads` must have one entry per trainable variable. "
+                             f"Received: {len(grads)} gradients for {len(tvars)} variables")
+        self._check_variables_are_known(tvars)
         count, pairs = None, []
         for g, v in zip(grads, tvars, strict=True):
             if _is_marker(v):
@@ -223,10 +255,8 @@ class AccumOptimizer(keras.optimizers.Optimizer):
             return
         weighted = self.mode == "weighted"
         if weighted and count is None:
-            raise ValueError(
-                "mode='weighted' needs the MicroBatchCount term in the loss. Received no "
-                "gradient for its marker (in a custom loop, add `sum(model.losses)` to the loss)"
-            )
+            raise ValueError("mode='weighted' needs the MicroBatchCount term in the loss. Received "
+                             "no gradient for its marker (in a custom loop, add sum(model.losses))")
         had_grad = list(self._had_grad)  # which variables get gradients (fixed at trace time)
         for g, v in pairs:
             index = self._get_variable_index(v)
@@ -238,7 +268,7 @@ class AccumOptimizer(keras.optimizers.Optimizer):
         if weighted:
             self.weight_sum.assign_add(ops.cast(count, self.weight_sum.dtype))
         self.micro_step.assign_add(1)
-        self._apply_window_if(ops.equal(self.micro_step, self.steps))
+        self._apply_window_if(ops.greater_equal(self.micro_step, self.steps))
 
     def _window_grads(self):
         """The window's combined gradient for each of `_targets` (None if it got none)."""
@@ -284,13 +314,16 @@ class AccumOptimizer(keras.optimizers.Optimizer):
 
     def pending(self) -> int:
         """Number of micro-batches added since the last update (read eagerly)."""
-        return int(self.micro_step.numpy()) if self.built else 0
+        if self.built and _is_symbolic(self.micro_step.value):
+            raise RuntimeError("`pending()` and `flush()` run eagerly between steps, not inside a "
+                               "traced function (tf.function, jax.jit).")
+        return int(ops.convert_to_numpy(self.micro_step.value)) if self.built else 0
 
     def flush(self, discard: bool = False) -> int:
-        """Applies (or with `discard=True`, drops) a partial window; returns its micro-step count.
+        """Applies (or with `discard=True`, drops) a partial window; returns its micro-steps.
 
-        Call it eagerly between steps, e.g. at the end of a custom training loop.
-        """
+        Call it eagerly between steps, e.g. at the end of a custom training loop."""
+        _check_bool("discard", discard)
         pending = self.pending()
         if pending:
             self._clear_window() if discard else self._apply_window()
@@ -313,9 +346,8 @@ class AccumOptimizer(keras.optimizers.Optimizer):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        config = dict(config)
-        inner = keras.saving.deserialize_keras_object(config.pop("optimizer"), custom_objects)
-        return cls(inner, **config)
+        inner = keras.saving.deserialize_keras_object(config["optimizer"], custom_objects)
+        return cls(inner, **{k: v for k, v in config.items() if k != "optimizer"})
 
 
 # ----------------------------------------------------------------------------- fit callback
@@ -332,6 +364,7 @@ class AccumCallback(keras.callbacks.Callback):
 
     def __init__(self, flush_every_epoch: bool = False):
         super().__init__()
+        _check_bool("flush_every_epoch", flush_every_epoch)
         self.flush_every_epoch = flush_every_epoch
 
     def on_train_begin(self, logs=None):
@@ -357,9 +390,8 @@ class AccumCallback(keras.callbacks.Callback):
 def _demo(out: str | None = None, steps: int = 4, windows: int = 6) -> dict:
     """Masked token loss, LR schedule and EMA: big batch vs AccumOptimizer vs built-in accumulation.
 
-    Returns (and with `out`, writes as JSON) each accumulating run's largest weight difference from
-    the big-batch run: a tiny token model, same initial weights, same sequences of varying length.
-    """
+    Returns (with `out`, writes as JSON) each accumulating run's max weight distance from the big
+    batch's: a tiny token model, same initial weights, same sequences of varying length."""
     rng = np.random.default_rng(0)
     rows = 4 * steps * windows  # micro-batches of 4 sequences
     lengths = rng.integers(1, 9, size=(rows, 1))
@@ -387,11 +419,10 @@ def _demo(out: str | None = None, steps: int = 4, windows: int = 6) -> dict:
     ours = train(AccumOptimizer(sgd(), steps, mode="weighted"), 4)
     builtin = train(sgd(gradient_accumulation_steps=steps), 4)
 
-    def diff(weights):  # weight 0 is the count marker, which only the plain optimizer moves
-        return max(float(np.max(np.abs(a - b))) for a, b in zip(weights[1:], big[1:], strict=True))
-
-    result = {"steps": steps, "windows": windows, "accum_max_abs_diff": diff(ours),
-              "builtin_max_abs_diff": diff(builtin)}
+    result = {"steps": steps, "windows": windows}
+    for key, weights in [("accum_max_abs_diff", ours), ("builtin_max_abs_diff", builtin)]:
+        pairs = zip(weights[1:], big[1:], strict=True)  # weight 0 is the count marker
+        result[key] = max(float(np.abs(a - b).max()) for a, b in pairs)
     if out:
         Path(out).mkdir(parents=True, exist_ok=True)
         (Path(out) / "accum_optimizer_demo.json").write_text(json.dumps(result, indent=2))
@@ -404,10 +435,15 @@ def main(argv=None) -> None:
     parser.add_argument("--windows", type=int, default=6, help="number of big-batch updates")
     parser.add_argument("--out", default=None, help="directory for accum_optimizer_demo.json")
     args = parser.parse_args(argv)
+    for option, value in [("--steps", args.steps), ("--windows", args.windows)]:
+        if value < 1:
+            parser.error(f"{option} must be an integer >= 1, received {value}")
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        parser.error(f"--out must be a directory, received the file {args.out!r}")
     result = _demo(args.out, args.steps, args.windows)
-    print(f"max |weights - big batch| after {args.windows} updates of {args.steps} micro-batches:")
-    print(f"  AccumOptimizer {result['accum_max_abs_diff']:.2e}, "
-          f"gradient_accumulation_steps {result['builtin_max_abs_diff']:.2e}")
+    print(f"max |weights - big batch| after {args.windows} updates of {args.steps} micro-batches: "
+          f"AccumOptimizer {result['accum_max_abs_diff']:.2e}, gradient_accumulation_steps "
+          f"{result['builtin_max_abs_diff']:.2e}")
 
 
 if __name__ == "__main__":

@@ -7,19 +7,22 @@ gradients itself. Where Keras' built-in `gradient_accumulation_steps` is inexact
 masked token means, ragged batches) the test also shows that it misses the reference.
 """
 
+import json
 import os
 import subprocess
 import sys
 import textwrap
 import warnings
+import zipfile
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import BACKENDS, run_copied
 from keras import ops
 
-from accum_optimizer import AccumCallback, AccumOptimizer, MicroBatchCount, _demo
+from accum_optimizer import AccumCallback, AccumOptimizer, MicroBatchCount, _demo, main
 
 KO = keras.optimizers
 TOL64 = dict(rtol=0, atol=1e-12)
@@ -423,6 +426,54 @@ def test_save_mid_window_resumes_exactly(tmp_path):
     assert_weights(resumed, uninterrupted, TOL64)
 
 
+def edit_keras_config(path, edit):
+    """Rewrites the config.json inside a .keras zip with `edit(config)`, as a user might by hand."""
+    with zipfile.ZipFile(path) as z:
+        files = {name: z.read(name) for name in z.namelist()}
+    files["config.json"] = json.dumps(edit(json.loads(files["config.json"]))).encode()
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+
+
+def test_lowering_steps_mid_window_closes_it(tmp_path):
+    """Steps 4 -> 2 after 3 micro-steps: the window closes at the 4th with all 4 gradients."""
+    x, y = data(8 * B)
+    batches = micro_batches(x, y)
+
+    def hand():  # windows of 4, 2, 2 micro-batches, each the mean of its gradients
+        model, opt = mlp(), KO.SGD(0.1)
+        for lo, hi in [(0, 4), (4, 6), (6, 8)]:
+            window = [grads(model, mse, *b) for b in batches[lo:hi]]
+            opt.apply([sum(gs) / len(window) for gs in zip(*window, strict=True)],
+                      model.trainable_variables)
+        return model.get_weights()
+
+    model, opt = mlp(), AccumOptimizer(KO.SGD(0.1), 4)
+    for i, b in enumerate(batches):
+        if i == 3:
+            opt.steps = 2  # lowered on the object
+        opt.apply(grads(model, mse, *b), model.trainable_variables)
+    assert int(opt.iterations) == 3 and opt.pending() == 0
+    assert_weights(model.get_weights(), hand(), TOL64)
+
+    model = mlp()  # the same through an edited .keras file
+    model.compile(optimizer=AccumOptimizer(KO.SGD(0.1), 4), loss="mse")
+    for b in batches[:3]:
+        model.optimizer.apply(grads(model, mse, *b), model.trainable_variables)
+    path = tmp_path / "edited.keras"
+    model.save(path)
+
+    def to_two(config):
+        config["compile_config"]["optimizer"]["config"]["steps"] = 2
+        return config
+
+    edit_keras_config(path, to_two)
+    restored = keras.models.load_model(path)
+    assert restored.optimizer.steps == 2 and restored.optimizer.pending() == 3
+    assert_weights(run_micro(restored.optimizer, restored, batches[3:]), hand(), TOL64)
+
+
 # ----------------------------------------------------------------------------- mixed precision
 
 
@@ -521,6 +572,10 @@ def test_other_backend_fit_matches_big_batch(backend, repo_root):
         (dict(steps=2.5), TypeError, "`steps`"),
         (dict(steps=True), TypeError, "`steps`"),
         (dict(steps="4"), TypeError, "`steps`"),
+        (dict(steps=np.float64(4)), TypeError, "`steps`"),
+        (dict(steps=-3), ValueError, "`steps`"),
+        (dict(steps=2**31), ValueError, "`steps`"),  # the micro-step counter is an int32
+        (dict(optimizer=KO.SGD), TypeError, "`optimizer`"),
         (dict(optimizer="adam"), TypeError, "`optimizer`"),
         (dict(optimizer=KO.SGD(0.1, gradient_accumulation_steps=2)), ValueError, "`optimizer`"),
         (dict(optimizer=AccumOptimizer(KO.SGD(0.1), 2)), ValueError, "`optimizer`"),
@@ -552,6 +607,44 @@ def test_weighted_needs_a_count_marker():
         MicroBatchCount(by="tokens")
 
 
+def test_bad_calls_name_the_argument():
+    model, other = mlp(), mlp()
+    g = grads(model, mse, *data(B))
+    with pytest.raises(ValueError, match="`trainable_variables`"):
+        AccumOptimizer(KO.SGD(0.1), 2).apply(g)  # nothing to build from
+    with pytest.raises(ValueError, match="`grads` must have one entry per"):
+        AccumOptimizer(KO.SGD(0.1), 2).apply(g[:-1], model.trainable_variables)
+    opt = AccumOptimizer(KO.SGD(0.1), 2)
+    opt.apply(g, model.trainable_variables)
+    with pytest.raises(ValueError, match="Unknown variable"):
+        opt.apply(g, other.trainable_variables)
+    inner = KO.Adam(0.1)
+    inner.build(other.trainable_variables)  # e.g. taken from another model
+    with pytest.raises(ValueError, match="Unknown variable"):
+        AccumOptimizer(inner, 2).apply(g, model.trainable_variables)
+    with pytest.raises(ValueError, match="`steps`"):
+        opt.steps = 0
+    with pytest.raises(TypeError, match="`discard`"):
+        opt.flush(discard="no")  # a non-empty string would have discarded the window
+    with pytest.raises(TypeError, match="`flush_every_epoch`"):
+        AccumCallback(flush_every_epoch="no")
+    with pytest.raises(RuntimeError, match="eagerly"):
+        tf.function(opt.flush)()
+    with pytest.raises(ValueError, match="`dtype`"):
+        MicroBatchCount(dtype="float16")  # counts above 2048 would be rounded
+
+
+@pytest.mark.parametrize("argv", [["--steps", "0"], ["--windows", "-1"], ["--steps", "2.5"],
+                                  ["--out", "FILE"]])
+def test_cli_refuses_bad_options_before_work(argv, tmp_path, capsys):
+    existing = tmp_path / "file.txt"
+    existing.write_text("keep")
+    argv = [str(existing) if a == "FILE" else a for a in argv]
+    with pytest.raises(SystemExit):
+        main(argv)
+    assert argv[0] in capsys.readouterr().err and existing.read_text() == "keep"
+
+
 def test_callback_needs_accum_optimizer():
     model = mlp("float32")
     model.compile(optimizer="sgd", loss="mse")
@@ -563,3 +656,35 @@ def test_demo_runs(tmp_path):
     result = _demo(out=str(tmp_path), windows=2)
     assert result["accum_max_abs_diff"] < 1e-6 < result["builtin_max_abs_diff"]
     assert (tmp_path / "accum_optimizer_demo.json").exists()
+
+
+COPIER_SCRIPT = textwrap.dedent(
+    """
+    import numpy as np, keras
+    from accum_optimizer import AccumOptimizer
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(16, 3)).astype("float32"), rng.normal(size=(16, 2)).astype("float32")
+    init = [0.5 * rng.normal(size=s).astype("float32") for s in [(3, 4), (4,), (4, 2), (2,)]]
+    def model(optimizer):
+        m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="tanh"),
+                              keras.layers.Dense(2)])
+        m.set_weights(init)
+        m.compile(optimizer=optimizer, loss="mse")
+        return m
+    ours = model(AccumOptimizer(keras.optimizers.Adam(0.05), 2))
+    ours.fit(x[:8], y[:8], batch_size=2, shuffle=False, verbose=0)  # two windows of 2 x 2
+    ours.save("mid.keras")
+    ours = keras.models.load_model("mid.keras")
+    assert ours.optimizer.iterations.numpy() == 2
+    ours.fit(x[8:], y[8:], batch_size=2, shuffle=False, verbose=0)
+    big = model(keras.optimizers.Adam(0.05))
+    big.fit(x, y, batch_size=4, shuffle=False, verbose=0)  # one big batch per window
+    print(max(float(np.abs(a - b).max()) for a, b in zip(ours.get_weights(), big.get_weights())))
+    """
+)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_copied_file_fit_save_load_equals_big_batch(backend, tmp_path):
+    pytest.importorskip(backend)
+    assert float(run_copied("accum_optimizer", COPIER_SCRIPT, backend, tmp_path)) < 1e-6
