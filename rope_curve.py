@@ -57,6 +57,7 @@ __all__ = [
 
 import argparse
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,7 +71,10 @@ _EPS = np.finfo(float).eps
 
 def _positive(name: str, value, allow_zero: bool = False) -> float:
     """Return `value` as a float, or raise naming the argument (finite, > 0 or >= 0)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]  # a 0-d array is a number; larger arrays are refused below
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+            value, (int, float, np.integer, np.floating)):
         raise TypeError(f"`{name}` must be a real number, received {type(value).__name__}.")
     value = float(value)
     if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
@@ -79,10 +83,33 @@ def _positive(name: str, value, allow_zero: bool = False) -> float:
     return value
 
 
+def _integer(name: str, value, low: int, high: int, why: str = "") -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not (
+            low <= value <= high):
+        raise ValueError(f"`{name}` must be an integer in [{low}, {high}]{why}, received "
+                         f"{value!r}.")
+    return int(value)
+
+
+def _tolerance(tol, high: float) -> float:
+    tol = _positive("tol", tol)
+    if not 1e-15 <= tol <= high:  # below 1e-15 the Runge-Kutta steps underflow
+        raise ValueError(f"`tol` must lie in [1e-15, {high:g}], received {tol!r}.")
+    return tol
+
+
+def _reals(name: str, value) -> np.ndarray:
+    """`value` as a float array; strings, complex, bool and None are refused, not converted."""
+    array = np.asarray(value)
+    if array.dtype.kind not in "iuf":
+        raise TypeError(f"`{name}` must be real numbers, received {array.dtype} {value!r:.60}.")
+    return array.astype(float)
+
+
 def _parameters(m, m1):
     """Broadcast m and m1 = 1 - m; pass m1 to keep its digits when m is close to 1."""
-    m = np.asarray(m, dtype=float)
-    m1 = 1.0 - m if m1 is None else np.asarray(m1, dtype=float)
+    m = _reals("m", m)
+    m1 = 1.0 - m if m1 is None else _reals("m1", m1)
     if np.any(~(m >= 0)) or np.any(~(m1 >= 0)):
         raise ValueError(f"`m` must lie in [0, 1] (with m1 = 1 - m >= 0), received m={m}.")
     if np.any(np.abs(m + m1 - 1) > 4 * _EPS):  # m1 carries digits of 1 - m, not another value
@@ -151,7 +178,7 @@ def ellipe(m: ArrayLike, m1: ArrayLike | None = None) -> np.ndarray:
 
 def _carlson_args(x, y, z, name: str, degenerate):
     """Broadcast float arrays; refuse negative or degenerate arguments (the integral diverges)."""
-    x, y, z = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, y, z)))
+    x, y, z = np.broadcast_arrays(*(_reals(k, v) for k, v in zip("xyz", (x, y, z))))
     if (np.any(~((x >= 0) & (y >= 0) & (z >= 0))) or not np.all(np.isfinite(x + y + z))
             or np.any(degenerate(x, y, z))):
         raise ValueError(f"{name} needs finite non-negative x, y, z ({name} = inf when "
@@ -218,7 +245,7 @@ def carlson_rd(x: ArrayLike, y: ArrayLike, z: ArrayLike) -> np.ndarray:
 
 def _reduce_amplitude(phi):
     """phi = n pi + rest with |rest| <= pi/2; returns n and sin, cos of rest."""
-    phi = np.asarray(phi, dtype=float)
+    phi = _reals("phi", phi)
     if not np.all(np.isfinite(phi)):
         raise ValueError(f"`phi` must be finite, received {phi}.")
     n = np.round(phi / np.pi)
@@ -268,7 +295,7 @@ def ellipj(u: ArrayLike, m: ArrayLike, m1: ArrayLike | None = None
         (sn, cn, dn) as arrays broadcast over u and m.
     """
     m, m1 = _parameters(m, m1)
-    u0 = np.asarray(u, dtype=float)
+    u0 = _reals("u", u)
     if not np.all(np.isfinite(u0)):
         raise ValueError(f"`u` must be finite, received {u0}.")
     limit = m1 == 0  # m = 1: the Landen chain stands still; sn = tanh, cn = dn = sech
@@ -310,13 +337,12 @@ def j0_zeros(n: int) -> np.ndarray:
     on the trapezoidal J_0, J_1 finish the first 40, whose cost would grow like n^2.
 
     Args:
-        n: how many zeros, an integer in [1, 10^6].
+        n: how many zeros, an integer in [1, 1000000].
 
     Returns:
         Array of shape (n,), increasing.
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= 10 ** 6:
-        raise ValueError(f"`n` must be an integer in [1, 10^6], received {n!r}.")
+    n = _integer("n", n, 1, 10 ** 6)
     beta = (np.arange(1, n + 1) - 0.25) * np.pi
     b8 = 8 * beta
     zeros = beta + 1 / b8 - 124 / (3 * b8 ** 3) + 120928 / (15 * b8 ** 5)
@@ -388,7 +414,8 @@ class Troposkein:
     @property
     def _unit_tension(self) -> float:
         """rho w^2 d^2 / (4 m1^2 K^2): the common factor of all tensions."""
-        return self.density * (self.omega * self.span / (2 * self.m1 * self.K)) ** 2
+        unit = self.omega * self.span / (2 * self.m1 * self.K)
+        return self.density * unit * unit
 
     @property
     def axial_force(self) -> float:
@@ -422,7 +449,7 @@ class Troposkein:
         return 0.5 * self.moment_of_inertia * self.omega ** 2
 
     def _u(self, z):
-        z = np.asarray(z, dtype=float)
+        z = _reals("z", z)
         if not np.all((z >= -1e-12 * self.span) & (z <= self.span * (1 + 1e-12))):
             raise ValueError(f"`z` must lie in [0, span = {self.span:.6g}], received {z}.")
         return 2 * self.K * z / self.span
@@ -438,7 +465,7 @@ class Troposkein:
 
     def sample(self, n: int = 1000) -> tuple[np.ndarray, np.ndarray]:
         """(z, r) at n points equally spaced along the axis."""
-        z = np.linspace(0.0, self.span, n)
+        z = np.linspace(0.0, self.span, _integer("n", n, 2, 10 ** 7))
         return z, self(z)
 
     def arc_length(self, z: ArrayLike) -> np.ndarray:
@@ -462,7 +489,7 @@ class Troposkein:
         z(s) is inverted by Newton's method (ds/dz = T/H > 0) started from interpolation in a
         table of s(z); each Newton step is kept inside the rope.
         """
-        s = np.linspace(0.0, self.length, n)
+        s = np.linspace(0.0, self.length, _integer("n", n, 2, 10 ** 7))
         table = np.linspace(0.0, self.span, 257)
         z = np.interp(s, self.arc_length(table), table)
         for _ in range(30):
@@ -475,8 +502,22 @@ class Troposkein:
         return s, z, self(z)
 
 
-def _check_troposkein_args(span, omega, density):
-    return _positive("span", span), _positive("omega", omega), _positive("density", density)
+def _loads(span, omega, density) -> tuple[float, float, float]:
+    """Checked span, omega and density; their unit of force rho w^2 d^2 must be finite."""
+    span, omega, density = (_positive(k, v) for k, v in
+                            (("span", span), ("omega", omega), ("density", density)))
+    if not math.isfinite(density * omega * omega * span * span):
+        raise ValueError(f"`omega` must keep the loads density * (omega * span)^2 finite, "
+                         f"received omega={omega!r} (span={span!r}, density={density!r}).")
+    return span, omega, density
+
+
+def _length(length, span: float) -> float:
+    length = _positive("length", length)
+    if not length > span:
+        raise ValueError(f"`length` must be a finite number > span = {span!r} (a rope no longer "
+                         f"than the distance between its ends cannot whirl), received {length!r}.")
+    return length
 
 
 def troposkein(length: float, span: float, omega: float = 1.0, density: float = 1.0
@@ -497,12 +538,8 @@ def troposkein(length: float, span: float, omega: float = 1.0, density: float = 
     Raises:
         ValueError/TypeError: non-positive, non-finite or non-numeric arguments; length <= span.
     """
-    length = _positive("length", length)
-    span, omega, density = _check_troposkein_args(span, omega, density)
-    if length <= span:
-        raise ValueError(f"`length` must exceed `span` (a rope shorter than the distance "
-                         f"between its ends cannot be hung), received length={length!r}, "
-                         f"span={span!r}.")
+    span, omega, density = _loads(span, omega, density)
+    length = _length(length, span)
     excess = (length - span) / span
     m, m1 = _solve_logit(_log_excess, math.log(excess), math.log(excess),
                          f"`length`/`span` = {length / span!r}")
@@ -517,7 +554,7 @@ def troposkein_from_radius(radius: float, span: float, omega: float = 1.0,
     Solves R/d = sqrt(m)/(m1 K(m)) for m; the returned object's `length` is the answer.
     """
     radius = _positive("radius", radius)
-    span, omega, density = _check_troposkein_args(span, omega, density)
+    span, omega, density = _loads(span, omega, density)
     ratio = radius / span
     start = 2 * math.log(ratio * math.pi / 2) if ratio < 0.5 else math.log(ratio)
     m, m1 = _solve_logit(_log_radius, math.log(ratio), start, f"`radius`/`span` = {ratio!r}")
@@ -577,7 +614,8 @@ def collapse_gamma(length: float, span: float) -> float:
     strand, of length (L + d)/2, reaches Kolodner's first critical speed. The amplitude decays
     like exp(-c / (Gamma_c - Gamma)), so it is already invisible somewhat before Gamma_c.
     """
-    return 2 * (length / span + 1) / float(j0_zeros(1)[0]) ** 2
+    span = _positive("span", span)
+    return 2 * (_length(length, span) / span + 1) / float(j0_zeros(1)[0]) ** 2
 
 
 def _gravity_rhs(gamma: float, v0: float):
@@ -688,14 +726,15 @@ def rope_with_gravity(length: float, span: float, omega: float, g: float = 9.81,
         A `GravityRope`.
 
     Raises:
-        ValueError: bad arguments; Gamma >= collapse_gamma (no whirling equilibrium exists on
+        ValueError: bad arguments; L/d > 200; Gamma >= collapse_gamma (no equilibrium on
             the branch); or Gamma so close to it that the whirl is below the solver's resolution.
     """
     base = troposkein(length, span, omega, density)
-    g, tol = _positive("g", g, allow_zero=True), _positive("tol", tol)
-    if not 1e-15 <= tol <= 1e-9:  # the end-point check below asks for 1e-9
-        raise ValueError(f"`tol` must lie in [1e-15, 1e-9], received {tol!r}.")
-    gamma, ell, end = g / (omega * omega * span), length / span, collapse_gamma(length, span)
+    g, tol = _positive("g", g, allow_zero=True), _tolerance(tol, 1e-9)  # the end check: 1e-9
+    if length > 200 * span:  # tested to L/d = 250; at 300 Newton no longer converges
+        raise ValueError(f"`length` must be at most 200 span = {200 * span:.6g} with gravity "
+                         f"(longer, the shooting loses its digits), received {length!r}.")
+    gamma, ell, end = g / omega / omega / span, length / span, collapse_gamma(length, span)
     if gamma >= end:
         raise ValueError(f"no whirling equilibrium: Gamma = g/(omega^2 span) = {gamma:.6g} is "
                          f"at or past the branch end Gamma_c = {end:.6g} for L/d = {ell:.6g}; "
@@ -703,7 +742,8 @@ def rope_with_gravity(length: float, span: float, omega: float, g: float = 9.81,
     unit = 4 * base.m1 * base.K ** 2  # troposkein end forces in units of rho w^2 d^2
     p = np.array([2 * math.sqrt(base.m) / (base.m1 * unit), 1 / unit])
     done, step, amplitude, slope = 0.0, gamma, 1.0, np.zeros(2)
-    while done < gamma and step >= 1e-4 * gamma and amplitude > 1e-4:
+    floor = 1e-4 * min(1.0, base.max_radius / span)  # a whirl this small (vs the troposkein's)
+    while done < gamma and step >= 1e-4 * gamma and amplitude > floor:
         trial = min(gamma, done + step)
         found = _newton_gravity(p + (trial - done) * slope, trial, ell, tol)  # secant predictor
         if found is not None:
@@ -714,7 +754,7 @@ def rope_with_gravity(length: float, span: float, omega: float, g: float = 9.81,
     if done == gamma:  # accept only what a 100x tighter integration confirms
         s, path = _shoot(p, gamma, ell, tol, samples=400)
         check = _shoot(p, gamma, ell, tol / 100)[1][-1]
-    if done < gamma or max(abs(check[0]), abs(check[2] - 1)) > 1e-9 or amplitude < 1e-4:
+    if done < gamma or max(abs(check[0]), abs(check[2] - 1)) > 1e-9 or amplitude < floor:
         raise ValueError(f"Gamma = g/(omega^2 span) = {gamma:.6g} is too close to the branch end "
                          f"Gamma_c = {end:.6g}: the whirl has nearly collapsed onto the folded "
                          f"hanging rope and cannot be resolved; raise `omega`.")
@@ -838,10 +878,8 @@ def whirling_mode(length: float, omega: float, g: float = 9.81, mode: int = 1,
             speed or above 1000 sqrt(g/length).
     """
     length, omega = _positive("length", length), _positive("omega", omega)
-    g, density, tol = _positive("g", g), _positive("density", density), _positive("tol", tol)
-    if isinstance(mode, bool) or not isinstance(mode, (int, np.integer)) or not 1 <= mode <= 20:
-        raise ValueError(f"`mode` must be an integer in [1, 20] (each mode adds a wave the "
-                         f"integrator must resolve), received {mode!r}.")
+    g, density, tol = _positive("g", g), _positive("density", density), _tolerance(tol, 1e-6)
+    mode = _integer("mode", mode, 1, 20, " (each adds a wave the integrator must resolve)")
     fastest = 1000 * math.sqrt(g / length)  # omega^2 L / g = 1e6: mode 1 lies flat to 1e-12
     if omega > fastest:
         raise ValueError(f"`omega` must be at most 1000 sqrt(g/length) = {fastest:.6g} rad/s "
@@ -878,37 +916,61 @@ def whirling_mode(length: float, omega: float, g: float = 9.81, mode: int = 1,
 # ----------------------------------------------------------------------------- plots and CLI
 
 
+def _figure_class():
+    """matplotlib's Figure (no pyplot, no backend switch), or an ImportError saying what to do."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as err:
+        raise ModuleNotFoundError("figures need matplotlib: pip install matplotlib") from err
+    return Figure
+
+
+def _png_path(path, name: str = "`path`") -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a str or path, received {type(path).__name__}.")
+    path = Path(path)
+    if path.suffix.lower() != ".png" or path.is_dir() or not path.parent.is_dir():
+        raise ValueError(f"{name} must name a .png file in an existing folder, received "
+                         f"{str(path)!r}.")
+    return path
+
+
 def plot_curves(curves, path: str | Path, title: str = "", vertical: str = "z") -> Path:
     """Draw ropes as (r, z, label) triples, each with its mirror image, to a PNG file.
 
     The mirror (dashed) is the same rope half a turn later, so the pair outlines the surface
-    the spinning rope sweeps. matplotlib is imported here, without pyplot or backend switches.
+    the spinning rope sweeps. The file is written whole or not at all (a temporary file in
+    the same folder, renamed).
 
     Args:
         curves: iterable of (r, z, label) with r, z arrays of the same length.
-        path: output file; its suffix must be .png.
+        path: output .png file in an existing folder.
         title: figure title; vertical: label of the vertical axis.
 
     Returns:
         The path written.
-    """
-    path = Path(path)
-    if path.suffix.lower() != ".png":
-        raise ValueError(f"`path` must end in .png, received {str(path)!r}.")
-    from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(6, 6), dpi=100)
+    Raises:
+        ModuleNotFoundError: matplotlib is not installed. ValueError: a bad `path`.
+    """
+    path = _png_path(path)
+    fig = _figure_class()(figsize=(6, 6), dpi=100)
     ax = fig.add_subplot()
     for r, z, label in curves:
         (line,) = ax.plot(r, z, label=label)
         ax.plot(-np.asarray(r), z, "--", color=line.get_color(), alpha=0.4)
     ax.axvline(0.0, color="k", lw=0.8)
     ax.set_aspect("equal")
-    ax.set_xlabel("distance from the axis")
-    ax.set_ylabel(vertical)
-    ax.set_title(title)
+    ax.set(xlabel="distance from the axis", ylabel=vertical, title=title)
     ax.legend(fontsize=8)
-    fig.savefig(path)
+    partial = path.with_name(f".{path.stem}.{os.getpid()}.partial.png")
+    try:
+        fig.savefig(partial, format="png")
+        os.replace(partial, path)
+    except OSError as err:
+        raise OSError(f"cannot write {str(path)!r}: {err.strerror or err}") from err
+    finally:
+        partial.unlink(missing_ok=True)
     return path
 
 
@@ -926,26 +988,42 @@ def _table(ratios=(1.05, 1.5, 2.0, 3.0, 5.0)) -> list[str]:
 
 
 def _demo(out=None) -> list[str]:
-    """The default run: the table, Kolodner's speeds, and (with `out`) three figures."""
+    """The default run: the table, Kolodner's speeds, and (with `out`) three figures.
+
+    Everything is computed before `out` is created; if a figure cannot be written, the files
+    already written (and the folder, if this run made it) are removed.
+    """
     lines = _table()
     lines.append("Hanging rope, L = 1 m, g = 9.81: critical speeds (rad/s) "
                  + ", ".join(f"{w:.5f}" for w in critical_speeds(1.0, 9.81, 4)))
     if out is None:
         return lines
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out must name a folder, received the file {str(out)!r}.")
+    _figure_class()
     shapes = [(*troposkein(r, 1.0).sample(400)[::-1], f"L/d = {r:g}") for r in (1.2, 1.5, 2, 3)]
-    plot_curves(shapes, out / "troposkein.png", "Troposkein, no gravity (d = 1)")
-    family = []
-    for gamma in (0.0, 0.2, 0.4, 0.6, 0.8):
-        rope = rope_with_gravity(2.0, 1.0, 1.0, g=gamma, tol=1e-9)
-        family.append((rope.r, rope.z, f"Gamma = {gamma:g}"))
-    plot_curves(family, out / "gravity.png", f"L/d = 2 with gravity (collapse at Gamma_c = "
-                f"{collapse_gamma(2.0, 1.0):.4f})")
+    family = [(rope.r, rope.z, f"Gamma = {rope.gamma:g}") for rope in (
+        rope_with_gravity(2.0, 1.0, 1.0, g=gamma, tol=1e-9) for gamma in (0, 0.2, 0.4, 0.6, 0.8))]
     omega = 1.1 * float(critical_speeds(1.0, 9.81, 3)[-1])
     modes = [whirling_mode(1.0, omega, 9.81, k, tol=1e-9) for k in (1, 2, 3)]
-    plot_curves([(w.r, -w.depth, f"mode {w.mode}") for w in modes], out / "hanging.png",
-                f"Hanging rope, L = 1 m, omega = {omega:.3f} rad/s", "height below the top")
+    figures = {
+        "troposkein.png": (shapes, "Troposkein, no gravity (d = 1)", "z"),
+        "gravity.png": (family, f"L/d = 2 with gravity (collapse at Gamma_c = "
+                                f"{collapse_gamma(2.0, 1.0):.4f})", "z"),
+        "hanging.png": ([(w.r, -w.depth, f"mode {w.mode}") for w in modes],
+                        f"Hanging rope, L = 1 m, omega = {omega:.3f} rad/s", "height below the top")}
+    made, written = not out.exists(), []
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, (curves, title, vertical) in figures.items():
+            written.append(plot_curves(curves, out / name, title, vertical))
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        if made and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        raise
     lines.append(f"figures written to {out}/troposkein.png, gravity.png, hanging.png")
     return lines
 
@@ -954,39 +1032,44 @@ def main(argv=None) -> None:
     """Command line: one rope's key numbers (--length/--span), or the demo table and figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--length", type=float, help="rope length L (with --span)")
-    parser.add_argument("--span", type=float, default=1.0, help="distance d of the ends")
-    parser.add_argument("--omega", type=float, default=1.0, help="angular speed, rad/s")
-    parser.add_argument("--density", type=float, default=1.0, help="mass per unit length")
-    parser.add_argument("--g", type=float, default=0.0, help="gravity along the rod (case 2)")
+    parser.add_argument("--span", type=float, help="distance d of the ends (default 1)")
+    parser.add_argument("--omega", type=float, help="angular speed, rad/s (default 1)")
+    parser.add_argument("--density", type=float, help="mass per unit length (default 1)")
+    parser.add_argument("--g", type=float, help="gravity along the rod, case 2 (default 0)")
     parser.add_argument("--png", help="draw this rope to a PNG file")
-    parser.add_argument("--out", help="directory for the demo figures")
+    parser.add_argument("--out", help="folder for the demo figures")
     args = parser.parse_args(argv)
-    if args.png and not args.png.lower().endswith(".png"):
-        parser.error(f"--png must name a .png file, received {args.png!r}.")
-    if args.length is None and args.png:
-        parser.error("--png draws one rope: give its --length (and --span).")
-    if args.length is None:
-        print("\n".join(_demo(args.out)))
-        return
+    given = {k: v for k, v in vars(args).items() if v is not None}
+    if args.length is None and set(given) - {"out"}:
+        parser.error(f"{', '.join('--' + k for k in given)}: options of one rope, give --length.")
+    if args.length is not None and args.out is not None:
+        parser.error("--out is for the demo (no --length); draw one rope with --png.")
     try:
-        t = troposkein(args.length, args.span, args.omega, args.density)
-        rope = rope_with_gravity(args.length, args.span, args.omega, args.g,
-                                 args.density) if args.g != 0 else None
-    except (TypeError, ValueError) as err:
+        if args.png or args.out:
+            _figure_class()
+        if args.png:
+            _png_path(args.png, "--png")
+        if args.length is None:
+            print("\n".join(_demo(args.out)))
+            return
+        given = {"span": 1.0, "omega": 1.0, "density": 1.0, "g": 0.0} | given
+        length, span, g = args.length, given["span"], given["g"]
+        t = troposkein(length, span, given["omega"], given["density"])
+        rope = rope_with_gravity(length, span, t.omega, g, t.density) if g != 0 else None
+        print(f"troposkein: m = {t.m:.15g}, m1 = {t.m1:.15g}, max radius = "
+              f"{t.max_radius:.12g}, end angle = {t.end_angle_deg:.10g} deg\n  axial force = "
+              f"{t.axial_force:.10g}, end tension = {t.end_tension:.10g}, moment of inertia = "
+              f"{t.moment_of_inertia:.10g}, kinetic energy = {t.kinetic_energy:.10g}")
+        curves = [(*t.sample(400)[::-1], "troposkein")]
+        if rope is not None:
+            print(f"with gravity: Gamma = {rope.gamma:.6g} (collapse at "
+                  f"{collapse_gamma(length, span):.6g}), max radius = {rope.max_radius:.10g}, "
+                  f"tension bottom/top = {rope.bottom_tension:.10g} / {rope.top_tension:.10g}")
+            curves.append((rope.r, rope.z, f"g = {g:g}"))
+        if args.png:
+            print(f"wrote {plot_curves(curves, args.png, f'L = {length:g}, d = {span:g}')}")
+    except (ImportError, OSError, TypeError, ValueError) as err:
         parser.error(str(err))
-    print(f"troposkein: m = {t.m:.15g}, m1 = {t.m1:.15g}, max radius = {t.max_radius:.12g}, "
-          f"end angle = {t.end_angle_deg:.10g} deg\n  axial force = {t.axial_force:.10g}, "
-          f"end tension = {t.end_tension:.10g}, moment of inertia = "
-          f"{t.moment_of_inertia:.10g}, kinetic energy = {t.kinetic_energy:.10g}")
-    curves = [(*t.sample(400)[::-1], "troposkein")]
-    if rope is not None:
-        print(f"with gravity: Gamma = {rope.gamma:.6g} (collapse at "
-              f"{collapse_gamma(args.length, args.span):.6g}), max radius = "
-              f"{rope.max_radius:.10g}, tension bottom/top = {rope.bottom_tension:.10g} / "
-              f"{rope.top_tension:.10g}")
-        curves.append((rope.r, rope.z, f"g = {args.g:g}"))
-    if args.png:
-        print(f"wrote {plot_curves(curves, args.png, f'L = {args.length:g}, d = {args.span:g}')}")
 
 
 if __name__ == "__main__":

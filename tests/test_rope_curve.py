@@ -9,12 +9,13 @@ import mpmath as mp
 import numpy as np
 import pytest
 from scipy.integrate import solve_bvp, solve_ivp
-from scipy.optimize import fsolve
+from scipy.optimize import brentq, fsolve
 from scipy.special import j0, jn_zeros
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # the library, ahead of the benchmark bench/rope_curve.py
 import rope_curve as rc  # noqa: E402
+from conftest import run_copied  # noqa: E402
 
 assert Path(rc.__file__).parent == REPO, rc.__file__
 mp.mp.dps = 40
@@ -425,8 +426,6 @@ def test_whirling_mode_refuses_unsupported_speed_and_mode_at_once():
 
 def test_many_j0_zeros_match_brentq():
     """Zeros past the first 40 come from McMahon's series; 10^5 zeros once took O(n^2) memory."""
-    from scipy.optimize import brentq
-
     zeros = rc.j0_zeros(10 ** 5)
     for k in (1, 40, 41, 1000, 10 ** 5):
         start = (k - 0.25) * np.pi  # j_(0,k) lies in (start, start + 0.1) (DLMF 10.21.19)
@@ -448,8 +447,8 @@ def test_whirling_mode_small_amplitude_is_bessel_shape():
 
 
 @pytest.mark.parametrize("call,match", [
-    (lambda: rc.troposkein(1.0, 1.0), "`length` must exceed `span`"),
-    (lambda: rc.troposkein(0.5, 1.0), "`length` must exceed `span`"),
+    (lambda: rc.troposkein(1.0, 1.0), "`length` must be a finite number > span = 1.0"),
+    (lambda: rc.troposkein(0.5, 1.0), "`length` must be a finite number > span"),
     (lambda: rc.troposkein(-2.0, 1.0), "`length` must be finite and > 0"),
     (lambda: rc.troposkein(1e20, 1.0), "`length`/`span` = 1e\\+20 is outside the supported"),
     (lambda: rc.troposkein_from_radius(1e-30, 1.0), "`radius`/`span` = 1e-30 is outside"),
@@ -458,7 +457,7 @@ def test_whirling_mode_small_amplitude_is_bessel_shape():
     (lambda: rc.troposkein(2.0, 1.0, density=0.0), "`density` must be finite and > 0"),
     (lambda: rc.troposkein_from_radius(0.0, 1.0), "`radius` must be finite and > 0"),
     (lambda: rc.rope_with_gravity(2.0, 1.0, 3.0, g=-1.0), "`g` must be finite and >= 0"),
-    (lambda: rc.critical_speeds(1.0, 9.81, 0), "`n` must be an integer in \\[1, 10\\^6\\]"),
+    (lambda: rc.critical_speeds(1.0, 9.81, 0), "`n` must be an integer in \\[1, 1000000\\]"),
     (lambda: rc.whirling_mode(1.0, 50.0, 9.81, 0), "`mode` must be an integer in \\[1, 20\\]"),
     (lambda: rc.whirling_mode(1.0, 3.0, 9.81, 1), "`omega` must exceed the critical speed"),
     (lambda: rc.whirling_mode(1.0, rc.critical_speeds(1.0, 9.81, 1)[0], 9.81, 1),
@@ -468,7 +467,7 @@ def test_whirling_mode_small_amplitude_is_bessel_shape():
     (lambda: rc.carlson_rd(1.0, 1.0, 0.0), "R_D needs finite non-negative"),
     (lambda: rc.carlson_rd(-1.0, 1.0, 1.0), "R_D needs finite non-negative"),
     (lambda: rc.rope_with_gravity(2.0, 1.0, 3.0, tol=0.0), "`tol` must be finite and > 0"),
-    (lambda: rc.plot_curves([], "figure.jpg"), "`path` must end in .png"),
+    (lambda: rc.plot_curves([], "figure.jpg"), "`path` must name a .png file"),
     (lambda: rc.rope_with_gravity(2.0, 1.0, 3.0, tol=1e-6), "`tol` must lie in"),
     (lambda: rc.rope_with_gravity(2.0, 1.0, 3.0, tol=1e-17), "`tol` must lie in"),
     (lambda: rc.troposkein(2.0, 1.0)([0.5, 1.5]), "`z` must lie in"),
@@ -477,6 +476,22 @@ def test_whirling_mode_small_amplitude_is_bessel_shape():
     (lambda: rc.carlson_rf(np.inf, 1.0, 1.0), "R_F needs finite non-negative"),
     (lambda: rc.carlson_rd(1.0, 1.0, np.inf), "R_D needs finite non-negative"),
     (lambda: rc.ellipj(np.inf, 0.5), "`u` must be finite"),
+    # once a silent Gamma_c for a rope shorter than its span, nan, or a ZeroDivisionError
+    (lambda: rc.collapse_gamma(0.5, 1.0), "`length` must be a finite number > span"),
+    (lambda: rc.collapse_gamma(float("nan"), 1.0), "`length` must be finite and > 0"),
+    (lambda: rc.collapse_gamma(2.0, 0.0), "`span` must be finite and > 0"),
+    # once a step-size ArithmeticError, or a silently looser answer
+    (lambda: rc.whirling_mode(1.0, 20.0, tol=1e-20), "`tol` must lie in \\[1e-15, 1e-06\\]"),
+    (lambda: rc.whirling_mode(1.0, 20.0, tol=1.0), "`tol` must lie in"),
+    # once numpy's own messages deep inside
+    (lambda: rc.troposkein(3.0, 1.0).sample(0), "`n` must be an integer in \\[2, "),
+    (lambda: rc.troposkein(3.0, 1.0).sample_by_arc_length(0), "`n` must be an integer in"),
+    (lambda: rc.troposkein(3.0, 1.0).sample(2.5), "`n` must be an integer in"),
+    # once an OverflowError, and a ZeroDivisionError from an omega^2 that underflows
+    (lambda: rc.troposkein(3.0, 1.0, omega=1e200), "`omega` must keep the loads"),
+    (lambda: rc.rope_with_gravity(2.0, 1.0, 1e-200), "no whirling equilibrium"),
+    # once a misleading "too close to the branch end" after seconds of work
+    (lambda: rc.rope_with_gravity(300.0, 1.0, 10.0), "`length` must be at most 200 span"),
     (lambda: rc.ellipkinc(np.inf, 0.5), "`phi` must be finite"),
 ])
 def test_documented_value_errors(call, match):
@@ -489,6 +504,40 @@ def test_type_errors_name_the_argument():
         rc.troposkein("3", 1.0)
     with pytest.raises(TypeError, match="`omega` must be a real number"):
         rc.rope_with_gravity(3.0, 1.0, None)
+    with pytest.raises(TypeError, match="`length` must be a real number, received ndarray"):
+        rc.troposkein(np.array([3.0]), 1.0)
+    with pytest.raises(TypeError, match="`length` must be a real number, received str"):
+        rc.collapse_gamma("2", 1.0)  # once a TypeError from inside the division
+    # strings were silently parsed, complex numbers failed inside numpy
+    for call, name in [(lambda: rc.ellipk("0.5"), "m"), (lambda: rc.ellipk(True), "m"),
+                       (lambda: rc.troposkein(2.0, 1.0)("0.5"), "z"),
+                       (lambda: rc.ellipj(1j, 0.5), "u"), (lambda: rc.ellipe(0.5, None), None),
+                       (lambda: rc.carlson_rf(1j, 1.0, 1.0), "x"),
+                       (lambda: rc.ellipkinc("1", 0.5), "phi")]:
+        if name is None:
+            call()  # m1=None means "1 - m"
+            continue
+        with pytest.raises(TypeError, match=f"`{name}` must be real numbers"):
+            call()
+    with pytest.raises(TypeError, match="`path` must be a str or path"):
+        rc.plot_curves([], 3)
+    # a 0-d array is a number: the same rope as from a float
+    assert rc.troposkein(np.array(3.0), np.float32(1.0)).m == rc.troposkein(3.0, 1.0).m
+
+
+def test_gravity_on_a_nearly_straight_rope():
+    """L/d = 1 + 1e-9: the whirl is ~2e-5 d wide (once refused as 'too close to the branch
+    end' because it is small in absolute terms); compared with the independent shooting."""
+    length, omega, g = 1 + 1e-9, 10.0, 9.81
+    rope = rc.rope_with_gravity(length, 1.0, omega, g)
+    gamma = g / omega ** 2
+    # start from the taut-string limit: H = rho w^2 (d/pi)^2, slope pi R/d, R = (2/pi) sqrt(L/d - 1)
+    start = [2 * math.sqrt(length - 1) / np.pi ** 2, 1 / np.pi ** 2 - gamma / 2]
+    p, sol = _scipy_gravity(length, 1.0, gamma, start)
+    np.testing.assert_allclose(np.array(rope.lower_end_force) / omega ** 2, p, rtol=1e-6)
+    # the end conditions are nearly degenerate for a taut rope: agreement to ~5e-7 of the width
+    np.testing.assert_allclose(rope.r, sol.sol(rope.s)[0], atol=1e-11)
+    assert 1e-5 < rope.max_radius < rc.troposkein(length, 1.0).max_radius
 
 
 def test_library_imports_only_numpy():
@@ -513,7 +562,7 @@ def test_cli_prints_numbers_and_writes_png(tmp_path):
         assert image.size == (600, 600)
     bad = subprocess.run([sys.executable, "rope_curve.py", "--length", "1", "--span", "2"],
                          cwd=REPO, capture_output=True, text=True)
-    assert bad.returncode == 2 and "`length` must exceed `span`" in bad.stderr
+    assert bad.returncode == 2 and "`length` must be a finite number > span" in bad.stderr
     jpg = subprocess.run([sys.executable, "rope_curve.py", "--length", "3", "--png", "r.jpg"],
                          cwd=REPO, capture_output=True, text=True)
     assert jpg.returncode == 2 and "--png must name a .png file" in jpg.stderr
@@ -528,3 +577,115 @@ def test_demo_table_and_figures(tmp_path):
     help_text = subprocess.run([sys.executable, "rope_curve.py", "--help"], cwd=REPO,
                                capture_output=True, text=True, check=True).stdout
     assert "--length" in help_text and "--out" in help_text
+
+
+def _cli(*args, cwd=REPO, hide_matplotlib=False):
+    """Run the CLI in a fresh interpreter (optionally as if matplotlib were not installed)."""
+    code = ("import runpy, sys\n"
+            + ("sys.modules['matplotlib'] = None\n" if hide_matplotlib else "")
+            + f"sys.argv = ['rope_curve.py', *{list(map(str, args))!r}]\n"
+            + f"runpy.run_path({str(REPO / 'rope_curve.py')!r}, run_name='__main__')\n")
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True)
+
+
+def test_figures_without_matplotlib_say_what_to_install(tmp_path):
+    """Once a raw ModuleNotFoundError, after `--out` had already made its folder."""
+    out = tmp_path / "figures"
+    for args in (["--out", out], ["--length", "3", "--png", tmp_path / "rope.png"]):
+        proc = _cli(*args, hide_matplotlib=True)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
+        assert proc.stderr.splitlines()[-1] == (
+            "rope_curve.py: error: figures need matplotlib: pip install matplotlib")
+    assert list(tmp_path.iterdir()) == []
+    code = ("import sys; sys.modules['matplotlib'] = None\n"
+            "import rope_curve\n"
+            "try:\n    rope_curve.plot_curves([], 'rope.png')\n"
+            "except ModuleNotFoundError as err:\n    print(err)\n")
+    lib = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                         text=True, check=True, env={"PYTHONPATH": str(REPO), "PATH": ""})
+    assert lib.stdout.strip() == "figures need matplotlib: pip install matplotlib"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_refuses_bad_outputs_and_lone_options(tmp_path):
+    existing, folder = tmp_path / "notes.txt", tmp_path / "shapes.png"
+    existing.write_text("keep me")
+    folder.mkdir()
+    cases = [  # the first two were tracebacks after the work was done
+        (["--length", "3", "--png", folder], "--png must name a .png file in an existing"),
+        (["--length", "3", "--png", existing / "rope.png"], "--png must name a .png file"),
+        (["--out", existing], "--out must name a folder, received the file"),
+        (["--length", "3", "--out", tmp_path / "new"], "--out is for the demo"),
+        (["--span", "2"], "--span: options of one rope, give --length"),  # was ignored
+        (["--length", "3", "--span", "0"], "`span` must be finite and > 0"),
+    ]
+    for args, message in cases:
+        proc = _cli(*args)
+        assert proc.returncode == 2 and message in proc.stderr.splitlines()[-1], (args, proc)
+    assert existing.read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "shapes.png"]
+    assert list(folder.iterdir()) == []
+
+
+def test_a_failed_figure_leaves_no_partial_file(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    def broken_savefig(self, fname, **kwargs):
+        Path(fname).write_bytes(b"\x89PNG half")  # a disk that fills up half way
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Figure, "savefig", broken_savefig)
+    target = tmp_path / "rope.png"
+    with pytest.raises(OSError, match="cannot write .*rope.png.*No space left"):
+        rc.plot_curves([([0.0, 1.0], [0.0, 1.0], "a")], target)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_demo_leaves_no_folder(tmp_path, monkeypatch):
+    """Once the folder and the first two figures stayed behind when the third failed."""
+    def failing(*args, **kwargs):
+        raise ValueError("no whirling mode")
+
+    monkeypatch.setattr(rc, "whirling_mode", failing)
+    with pytest.raises(ValueError, match="no whirling mode"):
+        rc._demo(tmp_path / "figures")
+    assert list(tmp_path.iterdir()) == []
+    real = rc.plot_curves
+    calls = []
+
+    def third_fails(curves, path, *args):
+        calls.append(path)
+        if len(calls) == 3:
+            raise OSError("cannot write")
+        return real(curves, path, *args)
+
+    monkeypatch.undo()
+    monkeypatch.setattr(rc, "plot_curves", third_fails)
+    with pytest.raises(OSError):
+        rc._demo(tmp_path / "figures")
+    assert len(calls) == 3 and list(tmp_path.iterdir()) == []
+
+
+def test_copied_file_needs_numpy_only(tmp_path):
+    script = (
+        "import sys\n"
+        "sys.modules['keras'] = None; sys.modules['tensorflow'] = None\n"
+        "sys.modules['scipy'] = None; sys.modules['matplotlib'] = None\n"
+        "import rope_curve as rc\n"
+        "t = rc.troposkein(3.0, 2.0, omega=10.0)\n"
+        "g = rc.rope_with_gravity(3.0, 2.0, omega=5.0, g=9.81, tol=1e-9)\n"
+        "w = rc.whirling_mode(1.0, 20.0, 9.81, mode=2, tol=1e-9)\n"
+        "print(f'{t.max_radius!r} {g.max_radius!r} {w.free_end_radius!r} {w.axis_crossings}')\n"
+        "print(sorted(m for m in ('keras', 'tensorflow', 'scipy', 'matplotlib')\n"
+        "             if sys.modules.get(m) is not None))\n"
+    )
+    from scipy.special import ellipe, ellipk
+
+    out = run_copied("rope_curve", script, "tensorflow", tmp_path).splitlines()
+    radius, heavy, free_end, crossings = out[0].split()
+    assert out[1] == "[]" and crossings == "1"
+    # the troposkein against scipy's closed form; the other two as computed in this process
+    m = brentq(lambda m: 2 * ellipe(m) / ((1 - m) * ellipk(m)) - 2.5, 0.01, 0.99, xtol=1e-15)
+    np.testing.assert_allclose(float(radius), 2 * np.sqrt(m) / ((1 - m) * ellipk(m)), rtol=1e-12)
+    assert float(heavy) == rc.rope_with_gravity(3.0, 2.0, 5.0, 9.81, tol=1e-9).max_radius
+    assert float(free_end) == rc.whirling_mode(1.0, 20.0, 9.81, 2, tol=1e-9).free_end_radius
