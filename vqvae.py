@@ -18,11 +18,10 @@ A VQ-VAE (van den Oord, Vinyals and Kavukcuoglu, "Neural Discrete Representation
 in a learned codebook of K codes, and decodes the grid back into an image. The lookup has no
 gradient, so the decoder's gradient is copied to the encoder unchanged (straight-through:
 z + sg(q - z)); the codebook learns from ||sg(z) - e||^2 (or from moving averages, `ema=True`)
-and the encoder is held near its codes by beta * ||z - sg(e)||^2. An image costs
-grid cells x log2(K) bits. New images come from an autoregressive PixelCNN fitted to the code
-grids of the training set. The quantiser initialises its codes by k-means on the first
-training batch, restarts codes left unused, and reports perplexity and the fraction of codes
-used, the two numbers that reveal codebook collapse.
+and the encoder is held near its codes by beta * ||z - sg(e)||^2. An image costs grid cells x
+log2(K) bits. New images come from an autoregressive PixelCNN fitted to the code grids. The
+quantiser initialises its codes by k-means on the first training batch, restarts unused codes,
+and reports perplexity and the fraction of codes used, which reveal codebook collapse.
 
 Usage:
 
@@ -36,12 +35,12 @@ Usage:
     model.fit_prior(images, epochs=10)                       # PixelCNN over the code grids
     samples, _ = model.sample(16)                            # (16, 8, 8, 1)
 
-Requirements: numpy, keras 3 (any backend; tested on TensorFlow). The demo (`python vqvae.py`)
-reads scikit-learn's digits or animal-mnist's data file. Copy this file, keep this header.
-Licence: MIT.
+Requirements: `pip install keras numpy` and one backend, `tensorflow-cpu`, `jax` or `torch`
+(all three tested). The demo, `python vqvae.py`, also needs `pip install scikit-learn
+matplotlib` (its digits, its figure). Copy this file, keep this header. Licence: MIT.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = [
     "CodebookUsage", "VectorQuantizer", "ResidualBlock", "MaskedConv2D", "GatedMaskedBlock",
     "build_encoder", "build_decoder", "build_prior", "sample_codes", "VQVAE",
@@ -60,12 +59,12 @@ _register = keras.saving.register_keras_serializable(package="vqvae")
 
 # ----------------------------------------------------------------------------- helpers
 
-def _check_int(name: str, value, low: int) -> int:
+def _check_int(name: str, value, low: int, odd: bool = False) -> int:
+    expected = f"an {'odd ' if odd else ''}integer >= {low}"
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"`{name}` must be an integer >= {low}, received "
-                        f"{type(value).__name__} {value!r}.")
-    if value < low:
-        raise ValueError(f"`{name}` must be an integer >= {low}, received {value}.")
+        raise TypeError(f"`{name}` must be {expected}, received {type(value).__name__} {value!r}.")
+    if value < low or (odd and value % 2 != 1):
+        raise ValueError(f"`{name}` must be {expected}, received {value}.")
     return int(value)
 
 
@@ -77,12 +76,6 @@ def _check_float(name: str, value, expected: str, holds) -> float:
     if not (math.isfinite(value) and holds(value)):
         raise ValueError(f"`{name}` must be a finite number {expected}, received {value!r}.")
     return float(value)
-
-
-def _check_odd(name: str, value) -> int:
-    if _check_int(name, value, 1) % 2 != 1:
-        raise ValueError(f"`{name}` must be an odd integer, received {value}.")
-    return int(value)
 
 
 def _check_sizes(**sizes) -> None:
@@ -104,17 +97,15 @@ def _squared_distances(flat, codebook):
 class CodebookUsage(keras.metrics.Metric):
     """Perplexity and fraction of codes used, from a code histogram kept over a whole epoch.
 
-    `update_state(counts)` adds one batch's histogram, (K,) code counts. Because the histogram
-    accumulates across batches, both numbers describe the whole evaluation set and do not
-    depend on the batch size. `result()` returns
+    `update_state(counts)` adds one batch's (K,) code histogram; summed over the epoch, both
+    numbers describe the whole evaluation set, whatever the batch size. `result()` returns
     `{"perplexity": exp(entropy of code frequencies), "codes_used": fraction with count > 0}`.
     """
 
     def __init__(self, num_codes: int, name: str = "codebook_usage", **kwargs):
         super().__init__(name=name, **kwargs)
         self.num_codes = _check_int("num_codes", num_codes, 2)
-        self.counts = self.add_variable(shape=(self.num_codes,), initializer="zeros",
-                                        name="counts")
+        self.counts = self.add_variable(shape=(self.num_codes,), initializer="zeros", name="counts")
 
     def update_state(self, counts, sample_weight=None):
         self.counts.assign_add(ops.cast(counts, self.counts.dtype))
@@ -192,9 +183,8 @@ class VectorQuantizer(keras.layers.Layer):
         self.ema_counts = state("ema_counts", (k,), "ones")
         self.ema_sums = state("ema_sums", (k, d))
         self.unused_steps, self.initialized = state("unused_steps", (k,)), state("initialized", ())
-        # The code histogram of the latest call. A metric updated inside `call` is lost on
-        # JAX (its traced step keeps only layer variables), so the owning model reads this
-        # variable after the forward pass and feeds its `CodebookUsage` there.
+        # The latest call's code histogram: JAX's traced step keeps variable writes, not metric
+        # updates, from `call`, so the model feeds its `CodebookUsage` from this variable.
         self.batch_counts = state("batch_counts", (k,))
 
     @property
@@ -258,8 +248,7 @@ class VectorQuantizer(keras.layers.Layer):
         flat = ops.reshape(inputs, (-1, ops.shape(inputs)[-1]))           # (N, D)
         if training:
             # k-means on the first training batch; later calls keep the codes as they are.
-            # The random draw stays outside `cond`: a seed update inside a branch would leak
-            # out of JAX's traced branch.
+            # The random draw stays outside `cond`: JAX cannot update a seed inside a branch.
             fresh = self.initialized <= 0
             order = keras.random.shuffle(ops.arange(ops.shape(flat)[0]), seed=self.seed_generator)
             centres = ops.cond(fresh, lambda: self._kmeans(ops.stop_gradient(flat), order),
@@ -295,30 +284,20 @@ class VectorQuantizer(keras.layers.Layer):
 class ResidualBlock(keras.layers.Layer):
     """x + conv1x1(relu(conv3x3(relu(x)))), the paper's residual block."""
 
-    def __init__(self, hidden: int | None = None, **kwargs):
-        super().__init__(**kwargs)
-        self.hidden = None if hidden is None else _check_int("hidden", hidden, 1)
-
     def build(self, input_shape):
-        channels = input_shape[-1]
-        self.conv3 = keras.layers.Conv2D(self.hidden or channels, 3, padding="same")
-        self.conv1 = keras.layers.Conv2D(channels, 1)
+        self.conv3 = keras.layers.Conv2D(input_shape[-1], 3, padding="same")
+        self.conv1 = keras.layers.Conv2D(input_shape[-1], 1)
         self.conv3.build(input_shape)
-        self.conv1.build((*input_shape[:-1], self.hidden or channels))
+        self.conv1.build(input_shape)
 
     def call(self, x):
         return x + self.conv1(ops.relu(self.conv3(ops.relu(x))))
 
-    def get_config(self):
-        return {**super().get_config(), "hidden": self.hidden}
-
 
 def build_encoder(image_shape: tuple, code_dim: int = 16, width: int = 64,
                   num_downsamples: int = 1, num_residual: int = 2) -> keras.Model:
-    """Strided 4x4 convolutions (each halves H and W), then residual blocks, then 1x1 to D.
-
-    Returns a model mapping (B, H, W, C) images to (B, H / 2^s, W / 2^s, code_dim).
-    """
+    """Strided 4x4 convolutions (each halves H and W), residual blocks, 1x1 to D: a model
+    from (B, H, W, C) images to (B, H / 2^s, W / 2^s, code_dim) vectors."""
     _check_sizes(code_dim=code_dim, width=width, num_downsamples=num_downsamples,
                  num_residual=num_residual)
     layers = [keras.Input(image_shape)]
@@ -366,13 +345,11 @@ class MaskedConv2D(keras.layers.Layer):
         super().__init__(**kwargs)
         if mask_type not in _MASK_TYPES:
             raise ValueError(f"`mask_type` must be one of {_MASK_TYPES}, received {mask_type!r}.")
-        self.filters, self.kernel_size = _check_int("filters", filters, 1), _check_odd(
-            "kernel_size", kernel_size)
-        self.mask_type = mask_type
+        self.filters, self.mask_type = _check_int("filters", filters, 1), mask_type
+        self.kernel_size = _check_int("kernel_size", kernel_size, 1, odd=True)
 
     def build(self, input_shape):
-        k = self.kernel_size
-        centre = k // 2
+        k, centre = self.kernel_size, self.kernel_size // 2
         self.kernel = self.add_weight(shape=(k, k, input_shape[-1], self.filters),
                                       initializer="glorot_uniform", name="kernel")
         self.bias = self.add_weight(shape=(self.filters,), initializer="zeros", name="bias")
@@ -404,22 +381,16 @@ class GatedMaskedBlock(keras.layers.Layer):
     The vertical stack sees only rows strictly above each position, over the full kernel
     width; the horizontal stack sees the rows above plus the left of its own row and receives
     the vertical stack. Two stacks remove the blind spot of stacked raster masks, so a deep
-    enough prior sees every earlier code. Gates are tanh(a) * sigmoid(b).
-
-    Call arguments:
-        inputs: [vertical, horizontal], each (B, H, W, C).
-
-    Returns:
-        [vertical, horizontal], same shapes.
+    enough prior sees every earlier code. Gates are tanh(a) * sigmoid(b). Called on
+    [vertical, horizontal], each (B, H, W, C); returns the next pair, same shapes.
     """
 
     def __init__(self, kernel_size: int = 3, **kwargs):
         super().__init__(**kwargs)
-        self.kernel_size = _check_odd("kernel_size", kernel_size)
+        self.kernel_size = _check_int("kernel_size", kernel_size, 1, odd=True)
 
     def build(self, input_shape):
-        shape = input_shape[0]
-        channels = shape[-1]
+        shape, channels = input_shape[0], input_shape[0][-1]
         self.vertical = MaskedConv2D(2 * channels, self.kernel_size, "VB")
         self.horizontal = MaskedConv2D(2 * channels, self.kernel_size, "B")
         self.vertical_to_horizontal = keras.layers.Conv2D(2 * channels, 1)
@@ -443,9 +414,8 @@ class GatedMaskedBlock(keras.layers.Layer):
 def build_prior(grid_shape: tuple, num_codes: int, width: int = 64, depth: int = 4) -> keras.Model:
     """Gated PixelCNN over a (H, W) code grid: int codes in, (B, H, W, K) next-code logits out.
 
-    Logits at a position depend only on codes strictly before it in raster order; with a 7x7
-    first layer and `depth` 3x3 blocks they see every earlier code of grids up to
-    (depth + 4) x (depth + 4) cells.
+    Logits at a position depend only on codes strictly before it in raster order; a 7x7 first
+    layer and `depth` 3x3 blocks see every earlier code of grids up to depth + 4 cells a side.
     """
     _check_sizes(num_codes=num_codes, width=width, depth=depth)
     codes = keras.Input(grid_shape, dtype="int32")
@@ -484,8 +454,8 @@ class VQVAE(keras.Model):
     Train with `compile(optimizer, loss="mse")` and `fit(images, images)`; the quantiser's
     losses join the reconstruction loss, its `perplexity` / `codes_used` appear in the logs.
     Images are float in [0, 1] (within 1e-3), shape (B, *image_shape); `encode` also takes
-    uint8 (divided by 255). Other dtypes are a TypeError; other shapes, NaN, inf or values
-    outside [0, 1] a ValueError, checked before `fit`, `evaluate` or `predict` starts.
+    uint8 (divided by 255). Other dtypes are a TypeError, other shapes a ValueError (so are NaN,
+    inf and values outside [0, 1] in arrays given to `encode`, `fit_prior` or `fit`).
 
     Args:
         image_shape: (H, W, C); H and W divisible by 2**num_downsamples.
@@ -504,21 +474,18 @@ class VQVAE(keras.Model):
                  prior_width: int = 32, prior_depth: int = 4, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(image_shape, (tuple, list)) or len(image_shape) != 3:
-            raise ValueError(f"`image_shape` must be (height, width, channels), "
-                             f"received {image_shape!r}.")
-        _check_sizes(code_dim=code_dim, width=width, num_residual=num_residual,
-                     prior_width=prior_width, prior_depth=prior_depth)
+            raise ValueError(f"`image_shape` must be (H, W, C), received {image_shape!r}.")
+        _check_sizes(prior_width=prior_width, prior_depth=prior_depth)   # the rest: builders
         self.image_shape = tuple(_check_int("image_shape", v, 1) for v in image_shape)
         stride = 2 ** _check_int("num_downsamples", num_downsamples, 0)
         if self.image_shape[0] % stride or self.image_shape[1] % stride:
             raise ValueError(f"`image_shape` height and width must be divisible by "
                              f"2**num_downsamples = {stride}, received {self.image_shape}.")
         self.grid_shape = (self.image_shape[0] // stride, self.image_shape[1] // stride)
-        self._config = dict(image_shape=self.image_shape, num_codes=num_codes,
-                            code_dim=code_dim, width=width, num_downsamples=num_downsamples,
-                            num_residual=num_residual, beta=beta, ema=ema, decay=decay,
-                            restart_after=restart_after, prior_width=prior_width,
-                            prior_depth=prior_depth, seed=seed)
+        self._config = dict(image_shape=self.image_shape, num_codes=num_codes, code_dim=code_dim,
+                            width=width, num_downsamples=num_downsamples, num_residual=num_residual,
+                            beta=beta, ema=ema, decay=decay, restart_after=restart_after,
+                            prior_width=prior_width, prior_depth=prior_depth, seed=seed)
         self.quantizer = VectorQuantizer(num_codes, beta=beta, ema=ema, decay=decay,
                                          restart_after=restart_after, seed=seed, name="quantizer")
         self.encoder = build_encoder(self.image_shape, code_dim, width, num_downsamples,
@@ -541,51 +508,36 @@ class VQVAE(keras.Model):
         return self.grid_shape[0] * self.grid_shape[1] * math.log2(self.num_codes)
 
     def _check_images(self, shape, name: str = "images") -> None:
-        # unknown (None) dimensions of a symbolic batch pass; known ones must match
-        known = zip(shape[1:], self.image_shape, strict=False)
-        if len(shape) != 4 or any(d not in (None, e) for d, e in known):
-            expected = ", ".join(map(str, self.image_shape))
-            raise ValueError(f"`{name}` must have shape (batch, {expected}) (this model's "
+        # Only the batch size may be unknown: a step that Keras retraced for images of another
+        # size (relaxed to (None, None, None, C)) is refused, not run.
+        if len(shape) != 4 or tuple(shape[1:]) != self.image_shape:
+            raise ValueError(f"`{name}` must have shape (batch, "
+                             f"{', '.join(map(str, self.image_shape))}) (this model's "
                              f"`image_shape`), received {tuple(shape)}.")
 
     def _as_images(self, images, name: str = "images", uint8: bool = True) -> np.ndarray:
         """The input contract: float32 copy of float images in [0, 1] or uint8 / 255."""
         images = np.asarray(images)
-        if uint8 and images.dtype == np.uint8:
-            images = images / np.float32(255)
-        elif images.dtype.kind != "f":
-            accepted = "float in [0, 1] or uint8" if uint8 else "float in [0, 1]"
-            raise TypeError(f"`{name}` must be {accepted} (divide 0..255 pixels by 255), "
+        uint8 = uint8 and images.dtype == np.uint8
+        if images.dtype.kind != "f" and not uint8:
+            raise TypeError(f"`{name}` must be float in [0, 1] (divide 0..255 pixels by 255), "
                             f"received dtype {images.dtype}.")
         self._check_images(images.shape, name)
-        images = images.astype("float32")
-        if images.size and not np.isfinite(images).all():
-            raise ValueError(f"`{name}` must be finite float in [0, 1], received NaN or inf.")
-        if images.size and not -1e-3 <= images.min() <= images.max() <= 1 + 1e-3:
-            raise ValueError(f"`{name}` must be float in [0, 1] (divide 0..255 pixels by 255), "
-                             f"received values in [{images.min():g}, {images.max():g}].")
+        images = images / np.float32(255) if uint8 else images.astype("float32")
+        low, high = (images.min(), images.max()) if images.size else (0, 0)
+        if not -1e-3 <= low <= high <= 1 + 1e-3:          # also false for NaN
+            raise ValueError(f"`{name}` must be finite floats in [0, 1] (divide 0..255 pixels "
+                             f"by 255), received values in [{low:g}, {high:g}].")
         return images
 
-    def _check_arrays(self, x, y=None, validation_data=()) -> None:
-        """Checks arrays (not datasets) before `fit` / `evaluate` / `predict`: after a first
-        `fit` a traced step may have relaxed its input shape, so `call` would not see them."""
-        named = [("x", x), ("y", y)] + [("validation_data", v) for v in validation_data[:2]]
-        for name, value in named:
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """`keras.Model.fit`; arrays (not datasets) are first checked as `encode` checks them."""
+        validation = kwargs.get("validation_data")
+        validation = validation[:2] if isinstance(validation, (tuple, list)) else ()
+        for name, value in [("x", x), ("y", y)] + [("validation_data", v) for v in validation]:
             if hasattr(value, "shape") and hasattr(value, "dtype"):
                 self._as_images(value, name, uint8=False)
-
-    def fit(self, x=None, y=None, *args, **kwargs):
-        validation = kwargs.get("validation_data")
-        self._check_arrays(x, y, validation if isinstance(validation, (tuple, list)) else ())
         return super().fit(x, y, *args, **kwargs)
-
-    def evaluate(self, x=None, y=None, *args, **kwargs):
-        self._check_arrays(x, y)
-        return super().evaluate(x, y, *args, **kwargs)
-
-    def predict(self, x, *args, **kwargs):
-        self._check_arrays(x)
-        return super().predict(x, *args, **kwargs)
 
     def call(self, images, training=False):
         if "float" not in keras.backend.standardize_dtype(images.dtype):
@@ -595,8 +547,7 @@ class VQVAE(keras.Model):
         return self.decoder(self.quantizer(self.encoder(images), training=training))
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        # Runs after the forward pass on every backend, inside the step Keras traces, so the
-        # codebook histogram of this batch reaches the usage metric (see `batch_counts`).
+        # after the forward pass, inside the step Keras traces: see `batch_counts`
         self.usage.update_state(self.quantizer.batch_counts.value)
         return super().compute_loss(x, y, y_pred, sample_weight, training=training)
 
@@ -630,12 +581,9 @@ class VQVAE(keras.Model):
 
     def fit_prior(self, images, epochs: int = 10, batch_size: int = 64,
                   learning_rate: float = 3e-3, verbose: int = 0, **fit_kwargs):
-        """Fits the PixelCNN prior to the codes of `images` by cross-entropy.
-
-        The prior overfits small code sets within a few tens of epochs; pass e.g.
-        `validation_split` and an `EarlyStopping` callback through `fit_kwargs`.
-        Returns the `History` of `prior.fit`.
-        """
+        """Fits the PixelCNN prior to the codes of `images` by cross-entropy; returns the
+        `History` of `prior.fit`. The prior overfits small code sets within a few tens of
+        epochs: pass e.g. `validation_split` and an `EarlyStopping` callback in `fit_kwargs`."""
         _check_sizes(epochs=epochs, batch_size=batch_size)
         learning_rate = _check_float("learning_rate", learning_rate, "> 0", lambda v: v > 0)
         codes = self.encode(images)
@@ -667,9 +615,8 @@ class VQVAE(keras.Model):
         built = [list(w.shape) for w in model.weights]
         if saved is not None and saved != built:
             sizes = [f"{len(w)} arrays, {sum(map(math.prod, w))} numbers" for w in (saved, built)]
-            raise ValueError(f"A saved VQVAE's config must build the weights it was saved "
-                             f"with ({sizes[0]}), received a config that builds {sizes[1]}: "
-                             f"was its config edited?")
+            raise ValueError(f"A saved VQVAE's config must build the weights it was saved with "
+                             f"({sizes[0]}), received one that builds {sizes[1]}: edited?")
         return model
 
 
@@ -677,8 +624,6 @@ class VQVAE(keras.Model):
 
 def _check_out(out: str) -> None:
     """Refuses an output folder that cannot be made or written, before any training."""
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise NotADirectoryError(f"`--out` must be a folder, received the file {out!r}.")
     parent = os.path.abspath(out)
     while not os.path.exists(parent):
         parent = os.path.dirname(parent)
@@ -689,10 +634,7 @@ def _check_out(out: str) -> None:
 def _demo(out: str = "demo_out", epochs: int = 20, prior_epochs: int = 10, num_codes: int = 32,
           ema: bool = False, seed: int = 0, verbose: int = 0) -> list:
     """Trains on scikit-learn's 8x8 digits, draws `out/vqvae_digits.png`, returns report lines.
-
-    scikit-learn (the images) and matplotlib (the figure) are imported and `out` is checked
-    before training, so a missing package or a bad folder costs no time and leaves no folder.
-    """
+    Packages are imported and `out` checked first: a failure costs no time, leaves no folder."""
     from matplotlib.figure import Figure
     from sklearn.datasets import load_digits
     _check_out(out)
@@ -710,31 +652,28 @@ def _demo(out: str = "demo_out", epochs: int = 20, prior_epochs: int = 10, num_c
     model.fit_prior(train, epochs=prior_epochs, verbose=verbose)
     rows = {"original": test[:12], "reconstruction": recon[:12],
             "prior sample": model.sample(12, seed=seed)[0]}
-    figure = Figure(figsize=(12, 3.4))
-    for axes, (label, row) in zip(figure.subplots(3, 12), rows.items(), strict=True):
-        for ax, image in zip(axes, row, strict=True):
-            ax.imshow(image[..., 0], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-            ax.set(xticks=[], yticks=[])
-        axes[0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=11)
-    bits = model.bits_per_image
-    figure.suptitle(f"VQ-VAE on 8x8 digits: {bits:.0f} bits an image, test PSNR {psnr:.1f} dB")
+    # one picture: 3 rows of 12 digits, each framed by a white pixel, (3 * 10, 12 * 10)
+    framed = np.pad(np.stack(list(rows.values()))[..., 0], ((0, 0),) * 2 + ((1, 1),) * 2,
+                    constant_values=1.0)                                # (3, 12, 10, 10)
+    figure, bits, path = Figure(figsize=(12, 3.4)), model.bits_per_image, f"{out}/vqvae_digits.png"
+    ax = figure.add_subplot()
+    ax.imshow(framed.transpose(0, 2, 1, 3).reshape(30, 120), cmap="gray", vmin=0, vmax=1)
+    ax.set(xticks=[], yticks=[4.5, 14.5, 24.5], yticklabels=list(rows),
+           title=f"VQ-VAE on 8x8 digits: {bits:.0f} bits an image, test PSNR {psnr:.1f} dB")
     os.makedirs(out, exist_ok=True)
-    figure.savefig(os.path.join(out, "vqvae_digits.png"), dpi=100, bbox_inches="tight")
-    (h, w), used, perplexity = model.grid_shape, usage["codes_used"], usage["perplexity"]
+    figure.savefig(path, dpi=100, bbox_inches="tight")
     return [f"data: scikit-learn digits, {len(train)} training and {len(test)} test images, 8x8",
-            f"code: a {h} x {w} grid of {num_codes} codes = {bits:.0f} bits an image",
-            f"test reconstruction: MSE {mse:.4f}, PSNR {psnr:.1f} dB",
-            f"codebook on the test set: {used:.0%} of codes used, perplexity "
-            f"{perplexity:.1f} of {num_codes}",
-            f"figure: {os.path.join(out, 'vqvae_digits.png')} (rows: test originals, "
-            f"reconstructions, prior samples)"]
+            f"code: a {'x'.join(map(str, model.grid_shape))} grid of {num_codes} codes, "
+            f"{bits:.0f} bits an image", f"test reconstruction: MSE {mse:.4f}, PSNR {psnr:.1f} dB",
+            f"codebook on the test set: {usage['codes_used']:.0%} of codes used, perplexity "
+            f"{usage['perplexity']:.1f} of {num_codes}", f"figure: {path} (rows: test originals, "
+            "reconstructions, prior samples)"]
 
 
 def main(argv: list | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        description="Train a VQ-VAE and its PixelCNN prior on scikit-learn's 8x8 digits; draw "
-                    "test originals, reconstructions and prior samples (needs scikit-learn and "
-                    "matplotlib).")
+    parser = argparse.ArgumentParser(description="Train a VQ-VAE and its PixelCNN prior on "
+                                     "scikit-learn's 8x8 digits and draw test originals, "
+                                     "reconstructions and prior samples (needs matplotlib).")
     parser.add_argument("--out", default="demo_out", help="output folder (default demo_out)")
     parser.add_argument("--epochs", type=int, default=20, help="VQ-VAE epochs (default 20)")
     parser.add_argument("--prior-epochs", type=int, default=10, help="prior epochs (default 10)")
@@ -747,8 +686,7 @@ def main(argv: list | None = None) -> None:
             parser.error(f"argument --{option.replace('_', '-')}: must be an integer >= {low}, "
                          f"received {getattr(args, option)}")
     try:
-        lines = _demo(args.out, args.epochs, args.prior_epochs, args.num_codes, args.ema,
-                      args.seed)
+        lines = _demo(**vars(args))
     except ModuleNotFoundError as err:
         module = (err.name or "").split(".")[0]
         package = {"sklearn": "scikit-learn"}.get(module, module)

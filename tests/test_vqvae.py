@@ -363,9 +363,10 @@ def test_second_fit_on_images_of_another_size_is_refused():
         model.fit(small, small, validation_data=(large, large), verbose=0)
     model.evaluate(small, small, verbose=0)
     model.predict(small, verbose=0)
-    with pytest.raises(ValueError, match=r"received \(16, 16, 16, 1\)"):
+    # evaluate and predict: the retraced step's relaxed shape is refused inside `call`
+    with pytest.raises(ValueError, match=r"\(batch, 8, 8, 1\)"):
         model.evaluate(large, large, verbose=0)
-    with pytest.raises(ValueError, match=r"received \(16, 16, 16, 1\)"):
+    with pytest.raises(ValueError, match=r"\(batch, 8, 8, 1\)"):
         model.predict(large, verbose=0)
 
 
@@ -375,7 +376,7 @@ def test_fit_refuses_integer_unscaled_or_non_finite_images():
     good = RNG.random((8, 8, 8, 1), "float32")
     with pytest.raises(TypeError, match="`x` must be float in \\[0, 1\\]"):
         model.fit((good * 255).astype("uint8"), good, verbose=0)
-    with pytest.raises(ValueError, match=r"`x` must be float in \[0, 1\].*values in \[0\.\d+, 25"):
+    with pytest.raises(ValueError, match=r"`x` must be finite floats in \[0, 1\].* \[0\.\d+, 25"):
         model.fit(good * 255, good, verbose=0)
     with pytest.raises(ValueError, match="`y` must be finite"):
         model.fit(good, np.where(good > 0.5, np.nan, good), verbose=0)
@@ -412,7 +413,7 @@ def test_encode_accepts_unit_floats_and_uint8_and_refuses_the_rest():
     (lambda: _tiny(beta=float("nan")), ValueError, "`beta` must be a finite number >= 0"),
     (lambda: _tiny(ema="no"), TypeError, "`ema` must be True or False"),
     (lambda: _tiny(seed=-1), ValueError, "`seed`"),
-    (lambda: vqvae.VQVAE(8), ValueError, "`image_shape` must be \\(height, width, channels\\)"),
+    (lambda: vqvae.VQVAE(8), ValueError, "`image_shape` must be \\(H, W, C\\)"),
     (lambda: vqvae.VQVAE((8, 8, 1.0)), TypeError, "`image_shape`"),
     (lambda: vqvae.VQVAE((8, 8, 1), num_codes=1), ValueError, "`num_codes`"),
     (lambda: vqvae.VectorQuantizer(8, epsilon=0), ValueError, "`epsilon` must be a finite"),
@@ -422,7 +423,6 @@ def test_encode_accepts_unit_floats_and_uint8_and_refuses_the_rest():
     (lambda: vqvae.build_prior((4, 4), 8, width=0), ValueError, "`width`"),
     (lambda: vqvae.build_encoder((8, 8, 1), num_downsamples=-1), ValueError, "num_downsamples"),
     (lambda: vqvae.build_decoder((4, 4), 0), ValueError, "`channels`"),
-    (lambda: vqvae.ResidualBlock(hidden=0), ValueError, "`hidden`"),
 ])
 def test_constructor_argument_errors_name_the_argument(build, error, words):
     with pytest.raises(error, match=words):
@@ -539,11 +539,10 @@ def test_demo_refuses_a_bad_out_folder_or_option_before_training(monkeypatch, ca
     monkeypatch.setattr(vqvae, "VQVAE", None)               # training would fail loudly
     afile = tmp_path / "a_file"
     afile.write_text("keep me")
-    for out, words in ((afile, "must be a folder, received the file"),
-                       (afile / "sub", "must be a writable folder")):
+    for out in (afile, afile / "sub"):
         with pytest.raises(SystemExit) as stop:
             vqvae.main(["--out", str(out)])
-        assert stop.value.code == 2 and words in capsys.readouterr().err
+        assert stop.value.code == 2 and "must be a writable folder" in capsys.readouterr().err
     assert afile.read_text() == "keep me"
     monkeypatch.setattr(os, "access", lambda path, mode: False)   # a read-only destination
     with pytest.raises(SystemExit):
