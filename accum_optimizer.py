@@ -84,6 +84,14 @@ def _is_symbolic(value) -> bool:
     return False
 
 
+def _replica_context():
+    """The `tf.distribute` replica context `apply` runs in, or None (no strategy, JAX, torch)."""
+    if keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+    return tf.distribute.get_replica_context() if tf.distribute.has_strategy() else None
+
+
 def _check_args(optimizer, steps, mode, leftover) -> None:
     if not isinstance(optimizer, keras.optimizers.Optimizer):
         raise TypeError("Argument `optimizer` must be a keras.optimizers.Optimizer instance. "
@@ -197,14 +205,23 @@ class AccumOptimizer(keras.optimizers.Optimizer):
         if self.mode == "weighted" and markers != 1:
             raise ValueError("mode='weighted' needs exactly one MicroBatchCount layer in the "
                              f"model. Received: {markers} count markers among the variables")
-        self.micro_step = self.add_variable((), dtype="int32", name="micro_step")
-        self.weight_sum = self.add_variable((), name="weight_sum")
-        self.accumulators = [None if _is_marker(v) else
-                             self.add_variable_from_reference(v, "accumulator") for v in var_list]
-        self._had_grad = tuple(v is not None for v in self.accumulators)
+        # the same on every tf.distribute replica, whose increments count once
+        self.micro_step = self.add_variable((), dtype="int32", aggregation="only_first_replica",
+                                            name="micro_step")
+        self.weight_sum = self._local_buffer((), None, "weight_sum")
+        self.accumulators = [None if _is_marker(v) else self._local_buffer(v.shape, v.dtype,
+                                                                          f"{v.name}_accumulator") for v in var_list]
+        self._got = set()  # indices that got a gradient in this window (see `_window_grads`)
         if not self.inner_optimizer.built:
             self.inner_optimizer.build(self._targets)
         self.inner_optimizer._check_variables_are_known(self._targets)  # not another model's
+
+    def _local_buffer(self, shape, dtype, name):
+        """Zeros that each tf.distribute replica fills alone; read across replicas: their sum."""
+        variable = keras.Variable("zeros", shape, dtype, trainable=False, aggregation="sum",
+                                  synchronization="on_read", name=name)
+        self._track_variable(variable)
+        return variable
 
     @property
     def variables(self):
@@ -257,31 +274,49 @@ class AccumOptimizer(keras.optimizers.Optimizer):
         if weighted and count is None:
             raise ValueError("mode='weighted' needs the MicroBatchCount term in the loss. Received "
                              "no gradient for its marker (in a custom loop, add sum(model.losses))")
-        had_grad = list(self._had_grad)  # which variables get gradients (fixed at trace time)
-        for g, v in pairs:
+        context = _replica_context()
+        for g, v in [(g, v) for g, v in pairs if g is not None]:
             index = self._get_variable_index(v)
-            had_grad[index] = g is not None
-            if g is not None:
-                g = g * ops.cast(count, g.dtype) if weighted else g
-                self.assign_add(self.accumulators[index], g)
-        self._had_grad = tuple(had_grad)
+            self._got.add(index)
+            if weighted or context is not None:  # replica-local buffers take no sparse updates
+                g = g * ops.cast(count if weighted else 1, g.dtype)  # (dense: tensor * slices)
+            self.assign_add(self.accumulators[index], g)
         if weighted:
             self.weight_sum.assign_add(ops.cast(count, self.weight_sum.dtype))
         self.micro_step.assign_add(1)
-        self._apply_window_if(ops.greater_equal(self.micro_step, self.steps))
+        if context is None:
+            self._apply_window_if(ops.greater_equal(self.micro_step, self.steps))
+        else:  # tf.distribute: each replica holds its own sums; see `_distributed_window`
+            context.merge_call(self._distributed_window)
+
+    def _distributed_window(self, strategy):
+        """Under tf.distribute, in cross-replica context: closes the window on all replicas at once.
+
+        The inner optimizer all-reduces the gradients with a merge_call, which fails inside a cond
+        taken in replica context. So the cond is taken here, once, on the mirrored micro-step, and
+        its branch re-enters the replicas: each hands its own window sum to the inner optimizer,
+        whose all-reduce adds them up, exactly as for a plain optimizer's micro-batch gradient."""
+        ops.cond(ops.greater_equal(self.micro_step, self.steps),
+                 lambda: strategy.extended.call_for_each_replica(self._apply_window), lambda: None)
 
     def _window_grads(self):
         """The window's combined gradient for each of `_targets` (None if it got none)."""
-        divisor = {"sum": None, "mean": self.micro_step, "weighted": self.weight_sum}[self.mode]
-        grads = []
-        for acc, had_grad in zip(self.accumulators, self._had_grad, strict=True):
-            if acc is not None:
-                total = ops.convert_to_tensor(acc)  # a snapshot: the buffer is cleared after
-                # 0/0 -> 0 for a window without counted items, as Keras' own mean losses do
-                total = total if divisor is None else ops.divide_no_nan(
-                    total, ops.cast(divisor, acc.dtype))
-                grads.append(total if had_grad else None)
-        return grads
+        # copies: the buffers are cleared after (and a copy is placed on this replica's device)
+        sums = [ops.copy(a) for a in self.accumulators if a is not None]
+        count = ops.copy(self.weight_sum)
+        context = _replica_context()
+        if context is not None:  # tf.distribute: all-reduced here, handed on by replica 0 alone
+            # (the others add zeros in the inner all-reduce), so clipping sees the whole gradient
+            first = ops.equal(context.replica_id_in_sync_group, 0)
+            sums = [ops.where(first, t, ops.zeros_like(t)) for t in context.all_reduce("sum", sums)]
+            # g and c both carry `fit`'s 1/R loss scale: sum c g / sum c needs a factor R
+            count = context.all_reduce("sum", count) / context.num_replicas_in_sync
+        divisor = {"sum": None, "mean": self.micro_step, "weighted": count}[self.mode]
+        got = self._got or range(len(self.accumulators))  # none known (a restored window): all
+        targets = [i for i, acc in enumerate(self.accumulators) if acc is not None]
+        # 0/0 -> 0 for a window without counted items, as Keras' own mean losses do
+        return [(total if divisor is None else ops.divide_no_nan(total, ops.cast(divisor, total.dtype)))
+                if i in got else None for i, total in zip(targets, sums, strict=True)]
 
     def _apply_window(self):
         """Hands the window's combined gradient to the inner optimizer, then clears the window."""
@@ -297,6 +332,11 @@ class AccumOptimizer(keras.optimizers.Optimizer):
             v.assign(zeros if condition is None else ops.where(condition, zeros, v.value))
 
     def _apply_window_if(self, condition):
+        if not _is_symbolic(condition):  # eager: a plain `if`, so `_got` spans the whole window
+            if condition:
+                self._apply_window()
+                self._got = set()
+            return
         if keras.backend.backend() != "jax":
             ops.cond(condition, self._apply_window, lambda: None)
             return
@@ -326,7 +366,10 @@ class AccumOptimizer(keras.optimizers.Optimizer):
         _check_bool("discard", discard)
         pending = self.pending()
         if pending:
-            self._clear_window() if discard else self._apply_window()
+            settle = self._clear_window if discard else self._apply_window
+            strategy = getattr(self, "_distribution_strategy", None)  # TensorFlow's, at creation
+            strategy.run(settle) if strategy else settle()
+            self._got = set()
         return pending
 
     def finalize_variable_values(self, var_list):
