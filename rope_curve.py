@@ -27,8 +27,7 @@ cases make the complete answer:
    axis only above w_n = (j_{0,n}/2) sqrt(g/L); above w_n it has n whirling modes.
 
 The elliptic functions are written here in numpy (AGM, Carlson's R_F/R_D, descending Landen
-with the complementary parameter m1 = 1 - m carried separately), so the file needs only numpy;
-matplotlib is imported only when a figure is drawn.
+with the complementary parameter m1 = 1 - m carried separately).
 
 References: Blackwell & Reis, "Blade shape for a troposkien type of vertical-axis wind turbine",
 Sandia SLA-74-0154 (1974); I. I. Kolodner, "Heavy rotating string - a nonlinear eigenvalue
@@ -42,7 +41,7 @@ Usage:
     (1.031409, 60.894)
 
     python rope_curve.py --length 3 --span 2 --png rope.png
-    python rope_curve.py --out figures/        # table for a few L/d and three figures
+    python rope_curve.py --out figures/        # the three cases, a figure of each
 
 Requirements: numpy (matplotlib for figures). Copy this file, keep this header. Licence: MIT.
 """
@@ -68,18 +67,20 @@ _EPS = np.finfo(float).eps
 
 # ----------------------------------------------------------------------------- argument checks
 
-
-def _positive(name: str, value, allow_zero: bool = False) -> float:
-    """Return `value` as a float, or raise naming the argument (finite, > 0 or >= 0)."""
+def _real(name: str, value, low: float = 0.0, high: float = math.inf, closed: bool = False,
+          why: str = "") -> float:
+    """The check of every scalar argument: a finite float in (low, high], [low, high] if closed."""
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value[()]  # a 0-d array is a number; larger arrays are refused below
     if isinstance(value, (bool, np.bool_)) or not isinstance(
             value, (int, float, np.integer, np.floating)):
         raise TypeError(f"`{name}` must be a real number, received {type(value).__name__}.")
     value = float(value)
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        want = "finite and >= 0" if allow_zero else "finite and > 0"
-        raise ValueError(f"`{name}` must be {want}, received {value!r}.")
+    inside = low <= value <= high if closed else low < value <= high
+    if not (math.isfinite(value) and inside):
+        want = (f"finite and {'>=' if closed else '>'} {low:.10g}" if high == math.inf else
+                f"in {'[' if closed else '('}{low:.10g}, {high:.10g}]")
+        raise ValueError(f"`{name}` must be {want}{why}, received {value!r}.")
     return value
 
 
@@ -91,18 +92,13 @@ def _integer(name: str, value, low: int, high: int, why: str = "") -> int:
     return int(value)
 
 
-def _tolerance(tol, high: float) -> float:
-    tol = _positive("tol", tol)
-    if not 1e-15 <= tol <= high:  # below 1e-15 the Runge-Kutta steps underflow
-        raise ValueError(f"`tol` must lie in [1e-15, {high:g}], received {tol!r}.")
-    return tol
-
-
-def _reals(name: str, value) -> np.ndarray:
+def _reals(name: str, value, finite: bool = False) -> np.ndarray:
     """`value` as a float array; strings, complex, bool and None are refused, not converted."""
     array = np.asarray(value)
     if array.dtype.kind not in "iuf":
         raise TypeError(f"`{name}` must be real numbers, received {array.dtype} {value!r:.60}.")
+    if finite and not np.all(np.isfinite(array)):
+        raise ValueError(f"`{name}` must be finite, received {array}.")
     return array.astype(float)
 
 
@@ -118,7 +114,6 @@ def _parameters(m, m1):
 
 
 # ----------------------------------------------------------------------------- special functions
-
 
 def _agm_sum(m, m1):
     """K(m) and D(m) = E(m) - m1 K(m) by the arithmetic-geometric mean (DLMF 19.8).
@@ -155,14 +150,11 @@ def _agm(m, m1):
 
 
 def ellipk(m: ArrayLike, m1: ArrayLike | None = None) -> np.ndarray:
-    """Complete elliptic integral of the first kind K(m), by the AGM.
+    """Complete elliptic integral of the first kind K(m) by the AGM, as an array (inf at m = 1).
 
     Args:
-        m: parameter in [0, 1] (array-like).
-        m1: optional complementary parameter 1 - m; give it when m is close to 1.
-
-    Returns:
-        K(m) as an array (inf at m = 1).
+        m: parameter in [0, 1]; m1: optional 1 - m, to give when m is close to 1 (as in every
+            function here that takes m).
     """
     m, m1 = _parameters(m, m1)
     with np.errstate(divide="ignore"):
@@ -178,7 +170,7 @@ def ellipe(m: ArrayLike, m1: ArrayLike | None = None) -> np.ndarray:
 
 def _carlson_args(x, y, z, name: str, degenerate):
     """Broadcast float arrays; refuse negative or degenerate arguments (the integral diverges)."""
-    x, y, z = np.broadcast_arrays(*(_reals(k, v) for k, v in zip("xyz", (x, y, z))))
+    x, y, z = np.broadcast_arrays(*(_reals(k, v) for k, v in zip("xyz", (x, y, z), strict=True)))
     if (np.any(~((x >= 0) & (y >= 0) & (z >= 0))) or not np.all(np.isfinite(x + y + z))
             or np.any(degenerate(x, y, z))):
         raise ValueError(f"{name} needs finite non-negative x, y, z ({name} = inf when "
@@ -188,13 +180,10 @@ def _carlson_args(x, y, z, name: str, degenerate):
 
 
 def carlson_rf(x: ArrayLike, y: ArrayLike, z: ArrayLike) -> np.ndarray:
-    """Carlson's symmetric integral R_F(x, y, z) by duplication (Carlson 1995, DLMF 19.36.1).
+    """Carlson's R_F = 1/2 int_0^inf dt / sqrt((t+x)(t+y)(t+z)) by duplication (DLMF 19.36.1).
 
     Args:
         x, y, z: non-negative arrays (broadcast), at most one of them zero.
-
-    Returns:
-        R_F = 1/2 int_0^inf dt / sqrt((t+x)(t+y)(t+z)), to a few ulp.
     """
     x0, y0, z0 = _carlson_args(
         x, y, z, "R_F", lambda x, y, z: (x == 0) * 1 + (y == 0) + (z == 0) > 1)
@@ -214,13 +203,10 @@ def carlson_rf(x: ArrayLike, y: ArrayLike, z: ArrayLike) -> np.ndarray:
 
 
 def carlson_rd(x: ArrayLike, y: ArrayLike, z: ArrayLike) -> np.ndarray:
-    """Carlson's R_D(x, y, z) = R_J(x, y, z, z) by duplication (Carlson 1995, DLMF 19.36.2).
+    """Carlson's R_D = 3/2 int_0^inf dt / (sqrt((t+x)(t+y)) (t+z)^(3/2)) (DLMF 19.36.2).
 
     Args:
         x, y: non-negative arrays, not both zero; z: positive array (broadcast).
-
-    Returns:
-        R_D = 3/2 int_0^inf dt / (sqrt((t+x)(t+y)) (t+z)^(3/2)).
     """
     x0, y0, z0 = _carlson_args(
         x, y, z, "R_D", lambda x, y, z: ((x == 0) & (y == 0)) | (z == 0))
@@ -245,9 +231,7 @@ def carlson_rd(x: ArrayLike, y: ArrayLike, z: ArrayLike) -> np.ndarray:
 
 def _reduce_amplitude(phi):
     """phi = n pi + rest with |rest| <= pi/2; returns n and sin, cos of rest."""
-    phi = _reals("phi", phi)
-    if not np.all(np.isfinite(phi)):
-        raise ValueError(f"`phi` must be finite, received {phi}.")
+    phi = _reals("phi", phi, finite=True)
     n = np.round(phi / np.pi)
     rest = phi - n * np.pi
     return n, np.sin(rest), np.cos(rest)
@@ -286,18 +270,10 @@ def ellipj(u: ArrayLike, m: ArrayLike, m1: ArrayLike | None = None
     so m1 down to 1e-300 keeps ~13 digits; at the bottom sn = sin, cn = cos, dn = 1 to O(k^2).
     Going back up, dn = (1 - k + k cn^2)/(1 + k sn^2) with 1 - k = 2k'/(1 + k') avoids both the
     0/0 of the amplitude-ratio formula at u = K and the cancellation of dn^2 - (1 - k).
-
-    Args:
-        u: argument (array-like).
-        m: parameter in [0, 1]; m1: optional 1 - m (pass it when m is close to 1).
-
-    Returns:
-        (sn, cn, dn) as arrays broadcast over u and m.
+    Returns (sn, cn, dn) as arrays broadcast over u and m (m1 as in `ellipk`).
     """
     m, m1 = _parameters(m, m1)
-    u0 = _reals("u", u)
-    if not np.all(np.isfinite(u0)):
-        raise ValueError(f"`u` must be finite, received {u0}.")
+    u0 = _reals("u", u, finite=True)
     limit = m1 == 0  # m = 1: the Landen chain stands still; sn = tanh, cn = dn = sech
     m, m1 = np.where(limit, 0.0, m), np.where(limit, 1.0, m1)
     u, k, kp, steps = u0, np.sqrt(m), np.sqrt(m1), []
@@ -330,7 +306,7 @@ def _bessel_j(order: int, x):
 
 
 def j0_zeros(n: int) -> np.ndarray:
-    """The first n positive zeros j_(0,k) of the Bessel function J_0.
+    """The first n positive zeros j_(0,k) of the Bessel function J_0, as an increasing array.
 
     McMahon's expansion (DLMF 10.21.19) starts each zero within ~2e-3 and is exact to
     rounding from the 40th on (next term ~1e-15 / j^7); Newton steps j <- j + J_0(j)/J_1(j)
@@ -338,9 +314,6 @@ def j0_zeros(n: int) -> np.ndarray:
 
     Args:
         n: how many zeros, an integer in [1, 1000000].
-
-    Returns:
-        Array of shape (n,), increasing.
     """
     n = _integer("n", n, 1, 10 ** 6)
     beta = (np.arange(1, n + 1) - 0.25) * np.pi
@@ -353,7 +326,6 @@ def j0_zeros(n: int) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- case 1: troposkein
-
 
 def _solve_logit(curve, target: float, start: float, what: str) -> tuple[float, float]:
     """Solve curve(t) = target for t = ln(m/m1) by Newton inside a bisection bracket.
@@ -504,7 +476,7 @@ class Troposkein:
 
 def _loads(span, omega, density) -> tuple[float, float, float]:
     """Checked span, omega and density; their unit of force rho w^2 d^2 must be finite."""
-    span, omega, density = (_positive(k, v) for k, v in
+    span, omega, density = (_real(k, v) for k, v in
                             (("span", span), ("omega", omega), ("density", density)))
     if not math.isfinite(density * omega * omega * span * span):
         raise ValueError(f"`omega` must keep the loads density * (omega * span)^2 finite, "
@@ -513,7 +485,7 @@ def _loads(span, omega, density) -> tuple[float, float, float]:
 
 
 def _length(length, span: float) -> float:
-    length = _positive("length", length)
+    length = _real("length", length)
     if not length > span:
         raise ValueError(f"`length` must be a finite number > span = {span!r} (a rope no longer "
                          f"than the distance between its ends cannot whirl), received {length!r}.")
@@ -522,18 +494,13 @@ def _length(length, span: float) -> float:
 
 def troposkein(length: float, span: float, omega: float = 1.0, density: float = 1.0
                ) -> Troposkein:
-    """Shape and loads of a rope of `length` spinning about the axis through its ends.
+    """The `Troposkein` of a rope of `length` spinning about the axis through its ends.
 
     Solves L/d = 1 + 2 D(m)/(m1 K(m)), with D = E - m1 K free of cancellation, for m.
 
     Args:
-        length: rope length L (> span).
-        span: distance d between the two ends on the axis.
-        omega: angular speed (rad/s), only scales the loads.
-        density: mass per unit length.
-
-    Returns:
-        A `Troposkein`.
+        length: rope length L (> span); span: distance d between the ends on the axis.
+        omega: angular speed (rad/s), only scales the loads; density: mass per unit length.
 
     Raises:
         ValueError/TypeError: non-positive, non-finite or non-numeric arguments; length <= span.
@@ -553,7 +520,7 @@ def troposkein_from_radius(radius: float, span: float, omega: float = 1.0,
 
     Solves R/d = sqrt(m)/(m1 K(m)) for m; the returned object's `length` is the answer.
     """
-    radius = _positive("radius", radius)
+    radius = _real("radius", radius)
     span, omega, density = _loads(span, omega, density)
     ratio = radius / span
     start = 2 * math.log(ratio * math.pi / 2) if ratio < 0.5 else math.log(ratio)
@@ -564,7 +531,6 @@ def troposkein_from_radius(radius: float, span: float, omega: float = 1.0,
 
 
 # ----------------------------------------------------------------------------- ODE helper
-
 
 def _rk4_step(rhs, s: float, y: np.ndarray, h: float) -> np.ndarray:
     k1 = rhs(s, y)
@@ -605,7 +571,6 @@ def _integrate(rhs, y0, s_end: float, tol: float, samples: int = 0
 
 # ----------------------------------------------------------------------------- case 2: gravity
 
-
 def collapse_gamma(length: float, span: float) -> float:
     """End of the whirling branch with gravity along the rod: Gamma_c = 2 (L/d + 1) / j_(0,1)^2.
 
@@ -614,7 +579,7 @@ def collapse_gamma(length: float, span: float) -> float:
     strand, of length (L + d)/2, reaches Kolodner's first critical speed. The amplitude decays
     like exp(-c / (Gamma_c - Gamma)), so it is already invisible somewhat before Gamma_c.
     """
-    span = _positive("span", span)
+    span = _real("span", span)
     return 2 * (_length(length, span) / span + 1) / float(j0_zeros(1)[0]) ** 2
 
 
@@ -711,7 +676,7 @@ class GravityRope:
 
 def rope_with_gravity(length: float, span: float, omega: float, g: float = 9.81,
                       density: float = 1.0, tol: float = 1e-12) -> GravityRope:
-    """Whirling rope with gravity along the rod, by continuation in Gamma from the troposkein.
+    """The `GravityRope` with gravity along the rod, by continuation from the troposkein.
 
     Shooting from the lower end: the unknown end forces (h0, v0) are corrected by Newton's
     method (exact Jacobian from the sensitivity equations) on x(L) = 0, y(L) = d, while
@@ -722,18 +687,16 @@ def rope_with_gravity(length: float, span: float, omega: float, g: float = 9.81,
         omega: angular speed; g: gravity (>= 0); density: mass per unit length.
         tol: local error tolerance of the adaptive Runge-Kutta integration.
 
-    Returns:
-        A `GravityRope`.
-
     Raises:
         ValueError: bad arguments; L/d > 200; Gamma >= collapse_gamma (no equilibrium on
             the branch); or Gamma so close to it that the whirl is below the solver's resolution.
     """
     base = troposkein(length, span, omega, density)
-    g, tol = _positive("g", g, allow_zero=True), _tolerance(tol, 1e-9)  # the end check: 1e-9
-    if length > 200 * span:  # tested to L/d = 250; at 300 Newton no longer converges
-        raise ValueError(f"`length` must be at most 200 span = {200 * span:.6g} with gravity "
-                         f"(longer, the shooting loses its digits), received {length!r}.")
+    length, span, omega, density = base.length, base.span, base.omega, base.density
+    g = _real("g", g, closed=True)
+    tol = _real("tol", tol, 1e-15, 1e-9, closed=True)  # 1e-15: RK steps underflow; 1e-9: the check
+    # tested to L/d = 250; at 300 Newton no longer converges
+    _real("length", length, span, 200 * span, why=" with gravity (longer, shooting loses digits)")
     gamma, ell, end = g / omega / omega / span, length / span, collapse_gamma(length, span)
     if gamma >= end:
         raise ValueError(f"no whirling equilibrium: Gamma = g/(omega^2 span) = {gamma:.6g} is "
@@ -766,7 +729,6 @@ def rope_with_gravity(length: float, span: float, omega: float, g: float = 9.81,
 
 # ----------------------------------------------------------------------------- case 3: Kolodner
 
-
 def critical_speeds(length: float, g: float = 9.81, n: int = 3) -> np.ndarray:
     """Kolodner's critical speeds w_k = (j_(0,k)/2) sqrt(g/L), k = 1..n, of a hanging rope.
 
@@ -774,7 +736,7 @@ def critical_speeds(length: float, g: float = 9.81, n: int = 3) -> np.ndarray:
     obeys (s x')' + (w^2/g) x = 0, whose regular solution is J_0(2 w sqrt(s/g)); the fixed top
     x(L) = 0 picks the zeros of J_0.
     """
-    length, g = _positive("length", length), _positive("g", g)
+    length, g = _real("length", length), _real("g", g)
     return j0_zeros(n) / 2 * math.sqrt(g / length)
 
 
@@ -859,7 +821,7 @@ class WhirlingMode:
 
 def whirling_mode(length: float, omega: float, g: float = 9.81, mode: int = 1,
                   density: float = 1.0, tol: float = 1e-12) -> WhirlingMode:
-    """Nonlinear whirling mode `mode` of a heavy rope hanging from the spinning rod.
+    """The `WhirlingMode` number `mode` of a heavy rope hanging from the spinning rod.
 
     Shooting from the free end on its distance a from the axis: a scan over a finds the sign
     change of x(top; a) whose shape crosses the axis mode - 1 times, then the Illinois method
@@ -870,26 +832,18 @@ def whirling_mode(length: float, omega: float, g: float = 9.81, mode: int = 1,
         g: gravity; mode: 1, 2, ...; density: mass per unit length;
         tol: local error tolerance of the adaptive Runge-Kutta integration.
 
-    Returns:
-        A `WhirlingMode`.
-
     Raises:
         ValueError: bad arguments, mode outside [1, 20], omega at or below the mode's critical
             speed or above 1000 sqrt(g/length).
     """
-    length, omega = _positive("length", length), _positive("omega", omega)
-    g, density, tol = _positive("g", g), _positive("density", density), _tolerance(tol, 1e-6)
+    length, g, density = _real("length", length), _real("g", g), _real("density", density)
+    tol = _real("tol", tol, 1e-15, 1e-6, closed=True)  # below 1e-15 the RK steps underflow
     mode = _integer("mode", mode, 1, 20, " (each adds a wave the integrator must resolve)")
-    fastest = 1000 * math.sqrt(g / length)  # omega^2 L / g = 1e6: mode 1 lies flat to 1e-12
-    if omega > fastest:
-        raise ValueError(f"`omega` must be at most 1000 sqrt(g/length) = {fastest:.6g} rad/s "
-                         f"(faster, the rope lies flat within round-off and the work grows "
-                         f"like omega), received {omega!r}.")
     critical = float(critical_speeds(length, g, mode)[-1])
-    if omega <= critical * (1 + 1e-9):
-        raise ValueError(f"`omega` must exceed the critical speed of mode {mode}, "
-                         f"{critical:.10g} rad/s, received {omega!r}: below it the rope "
-                         f"hangs on the axis.")
+    # at omega^2 L/g = 1e6 mode 1 lies flat to 1e-12; faster, the work grows like omega
+    omega = _real("omega", omega, critical * (1 + 1e-9), 1000 * math.sqrt(g / length),
+                  why=f" rad/s: above the critical speed of mode {mode} (slower, the rope hangs "
+                  f"on the axis), at most 1000 sqrt(g/length)")
     lam = omega * omega * length / g
     bracket = _mode_bracket(mode, lam)
     if bracket is None:
@@ -913,11 +867,10 @@ def whirling_mode(length: float, omega: float, g: float = 9.81, mode: int = 1,
                         (path[0, 2] - path[:, 2]) * length, top_tension)
 
 
-# ----------------------------------------------------------------------------- plots and CLI
-
+# ----------------------------------------------------------------------------- figures and CLI
 
 def _figure_class():
-    """matplotlib's Figure (no pyplot, no backend switch), or an ImportError saying what to do."""
+    """matplotlib's Figure (no pyplot, no backend switch), or an error saying what to install."""
     try:
         from matplotlib.figure import Figure
     except ImportError as err:
@@ -936,29 +889,29 @@ def _png_path(path, name: str = "`path`") -> Path:
 
 
 def plot_curves(curves, path: str | Path, title: str = "", vertical: str = "z") -> Path:
-    """Draw ropes as (r, z, label) triples, each with its mirror image, to a PNG file.
+    """Draw ropes, each beside its dashed mirror image, to a PNG file; returns the path.
 
-    The mirror (dashed) is the same rope half a turn later, so the pair outlines the surface
-    the spinning rope sweeps. The file is written whole or not at all (a temporary file in
-    the same folder, renamed).
+    The mirror is the same rope half a turn later, so the pair outlines the surface the rope
+    sweeps. The file is written whole or not at all (a temporary file beside it, renamed).
 
     Args:
-        curves: iterable of (r, z, label) with r, z arrays of the same length.
+        curves: iterable of (r, z, label), r and z 1-d arrays of one length.
         path: output .png file in an existing folder.
         title: figure title; vertical: label of the vertical axis.
 
-    Returns:
-        The path written.
-
     Raises:
-        ModuleNotFoundError: matplotlib is not installed. ValueError: a bad `path`.
+        ModuleNotFoundError: matplotlib is not installed. ValueError: a bad `path` or curve.
     """
     path = _png_path(path)
+    curves = [(_reals("r", r), _reals("z", z), str(label)) for r, z, label in curves]
+    if any(r.ndim != 1 or r.shape != z.shape for r, z, _ in curves):
+        raise ValueError("`curves` must hold (r, z, label) with r and z 1-d arrays of one "
+                         f"length, received shapes {[(r.shape, z.shape) for r, z, _ in curves]}.")
     fig = _figure_class()(figsize=(6, 6), dpi=100)
     ax = fig.add_subplot()
     for r, z, label in curves:
         (line,) = ax.plot(r, z, label=label)
-        ax.plot(-np.asarray(r), z, "--", color=line.get_color(), alpha=0.4)
+        ax.plot(-r, z, "--", color=line.get_color(), alpha=0.4)
     ax.axvline(0.0, color="k", lw=0.8)
     ax.set_aspect("equal")
     ax.set(xlabel="distance from the axis", ylabel=vertical, title=title)
@@ -974,45 +927,44 @@ def plot_curves(curves, path: str | Path, title: str = "", vertical: str = "z") 
     return path
 
 
-def _table(ratios=(1.05, 1.5, 2.0, 3.0, 5.0)) -> list[str]:
-    """Key numbers per L/d, in units of d and rho w^2 d^2 (and rho d^3 for I)."""
-    lines = [f"{'L/d':>6} {'m':>10} {'R/d':>9} {'angle/deg':>9} {'H':>9} {'T_end':>9} "
-             f"{'I':>9} {'Gamma_c':>8}"]
-    for ratio in ratios:
-        t = troposkein(ratio, 1.0)
-        lines.append(f"{ratio:6.3g} {t.m:10.6f} {t.max_radius:9.5f} {t.end_angle_deg:9.3f} "
-                     f"{t.axial_force:9.5f} {t.end_tension:9.5f} {t.moment_of_inertia:9.5f} "
-                     f"{collapse_gamma(ratio, 1.0):8.4f}")
-    lines.append("units: lengths d, forces rho w^2 d^2, moment of inertia rho d^3")
-    return lines
+def _out_folder(out) -> Path:
+    """The demo's `--out`: a folder that exists, or can be made in a writable one."""
+    existing = next((p for p in (Path(out), *Path(out).parents) if p.exists()), None)
+    if not str(out).strip() or existing is None or not existing.is_dir() or not os.access(
+            existing, os.W_OK | os.X_OK):  # "" would be the current folder
+        raise ValueError(f"--out must name a folder that exists or can be made in a writable "
+                         f"one, received {str(out)!r}.")
+    return Path(out)
 
 
 def _demo(out=None) -> list[str]:
-    """The default run: the table, Kolodner's speeds, and (with `out`) three figures.
+    """The default run: one figure per case, described in the lines it returns.
 
     Everything is computed before `out` is created; if a figure cannot be written, the files
     already written (and the folder, if this run made it) are removed.
     """
-    lines = _table()
-    lines.append("Hanging rope, L = 1 m, g = 9.81: critical speeds (rad/s) "
-                 + ", ".join(f"{w:.5f}" for w in critical_speeds(1.0, 9.81, 4)))
-    if out is None:
-        return lines
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out must name a folder, received the file {str(out)!r}.")
-    _figure_class()
+    if out is not None:
+        out = _out_folder(out)
+        _figure_class()
     shapes = [(*troposkein(r, 1.0).sample(400)[::-1], f"L/d = {r:g}") for r in (1.2, 1.5, 2, 3)]
     family = [(rope.r, rope.z, f"Gamma = {rope.gamma:g}") for rope in (
         rope_with_gravity(2.0, 1.0, 1.0, g=gamma, tol=1e-9) for gamma in (0, 0.2, 0.4, 0.6, 0.8))]
-    omega = 1.1 * float(critical_speeds(1.0, 9.81, 3)[-1])
-    modes = [whirling_mode(1.0, omega, 9.81, k, tol=1e-9) for k in (1, 2, 3)]
+    speeds = critical_speeds(1.0, 9.81, 3)
+    modes = [whirling_mode(1.0, 1.1 * speeds[-1], 9.81, k, tol=1e-9) for k in (1, 2, 3)]
     figures = {
         "troposkein.png": (shapes, "Troposkein, no gravity (d = 1)", "z"),
         "gravity.png": (family, f"L/d = 2 with gravity (collapse at Gamma_c = "
                                 f"{collapse_gamma(2.0, 1.0):.4f})", "z"),
         "hanging.png": ([(w.r, -w.depth, f"mode {w.mode}") for w in modes],
-                        f"Hanging rope, L = 1 m, omega = {omega:.3f} rad/s", "height below the top")}
+                        f"Hanging rope, L = 1 m, omega = {1.1 * speeds[-1]:.3f} rad/s",
+                        "height from the top")}
+    lines = [f"{name}: {title}\n    largest |r|: " + ", ".join(
+        f"{label}: {np.max(np.abs(r)):.5f}" for r, _, label in curves)
+        for name, (curves, title, _) in figures.items()]
+    lines.append("Kolodner's critical speeds of the 1 m hanging rope (g = 9.81), rad/s: "
+                 + ", ".join(f"{w:.5f}" for w in speeds))
+    if out is None:
+        return lines + ["give --out FOLDER to draw these figures"]
     made, written = not out.exists(), []
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -1024,12 +976,11 @@ def _demo(out=None) -> list[str]:
         if made and out.is_dir() and not any(out.iterdir()):
             out.rmdir()
         raise
-    lines.append(f"figures written to {out}/troposkein.png, gravity.png, hanging.png")
-    return lines
+    return lines + [f"figures written to {out}/"]
 
 
 def main(argv=None) -> None:
-    """Command line: one rope's key numbers (--length/--span), or the demo table and figures."""
+    """Command line: one rope's key numbers (--length ...), or the demo (figures with --out)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--length", type=float, help="rope length L (with --span)")
     parser.add_argument("--span", type=float, help="distance d of the ends (default 1)")
@@ -1045,13 +996,12 @@ def main(argv=None) -> None:
     if args.length is not None and args.out is not None:
         parser.error("--out is for the demo (no --length); draw one rope with --png.")
     try:
-        if args.png or args.out:
-            _figure_class()
-        if args.png:
-            _png_path(args.png, "--png")
         if args.length is None:
             print("\n".join(_demo(args.out)))
             return
+        if args.png is not None:  # before the work, as the demo checks --out
+            _png_path(args.png, "--png")
+            _figure_class()
         given = {"span": 1.0, "omega": 1.0, "density": 1.0, "g": 0.0} | given
         length, span, g = args.length, given["span"], given["g"]
         t = troposkein(length, span, given["omega"], given["density"])
@@ -1066,7 +1016,7 @@ def main(argv=None) -> None:
                   f"{collapse_gamma(length, span):.6g}), max radius = {rope.max_radius:.10g}, "
                   f"tension bottom/top = {rope.bottom_tension:.10g} / {rope.top_tension:.10g}")
             curves.append((rope.r, rope.z, f"g = {g:g}"))
-        if args.png:
+        if args.png is not None:
             print(f"wrote {plot_curves(curves, args.png, f'L = {length:g}, d = {span:g}')}")
     except (ImportError, OSError, TypeError, ValueError) as err:
         parser.error(str(err))

@@ -7,6 +7,7 @@ Times are medians of repeated runs in one process; errors are max |r| difference
 of d against the closed form (troposkein) or against rope_curve (gravity).
 
 Run from the repo root:  .venv/bin/python bench/rope_curve.py [--repeats 30]
+`--table` prints instead the key numbers of a few troposkeins (no timing).
 """
 
 import argparse
@@ -78,6 +79,19 @@ def bvp_gravity(steps=5):
     return sol
 
 
+def key_numbers(ratios=(1.05, 1.5, 2.0, 3.0, 5.0)) -> list[str]:
+    """Key numbers per L/d, in units of d and rho w^2 d^2 (and rho d^3 for I)."""
+    lines = [f"{'L/d':>6} {'m':>10} {'R/d':>9} {'angle/deg':>9} {'H':>9} {'T_end':>9} "
+             f"{'I':>9} {'Gamma_c':>8}"]
+    for ratio in ratios:
+        t = rc.troposkein(ratio, 1.0)
+        lines.append(f"{ratio:6.3g} {t.m:10.6f} {t.max_radius:9.5f} {t.end_angle_deg:9.3f} "
+                     f"{t.axial_force:9.5f} {t.end_tension:9.5f} {t.moment_of_inertia:9.5f} "
+                     f"{rc.collapse_gamma(ratio, 1.0):8.4f}")
+    lines.append("units: lengths d, forces rho w^2 d^2, moment of inertia rho d^3")
+    return lines
+
+
 def _median_time(fn, repeats):
     times = []
     for _ in range(repeats):
@@ -90,7 +104,11 @@ def _median_time(fn, repeats):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--table", action="store_true", help="print the key numbers and stop")
     args = parser.parse_args()
+    if args.table:
+        print("\n".join(key_numbers()))
+        return
     reference = scipy_closed_form()[1]
     ours_r = ours()[1]
     bvp_z, bvp_r = bvp_troposkein()

@@ -14,8 +14,9 @@ from scipy.special import j0, jn_zeros
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # the library, ahead of the benchmark bench/rope_curve.py
-import rope_curve as rc  # noqa: E402
 from conftest import run_copied  # noqa: E402
+
+import rope_curve as rc  # noqa: E402
 
 assert Path(rc.__file__).parent == REPO, rc.__file__
 mp.mp.dps = 40
@@ -418,7 +419,7 @@ def test_whirling_mode_at_the_fastest_supported_speed():
 
 def test_whirling_mode_refuses_unsupported_speed_and_mode_at_once():
     """Far past the supported speed the work grows like omega (minutes at 1e6 rad/s)."""
-    with pytest.raises(ValueError, match="`omega` must be at most 1000 sqrt"):
+    with pytest.raises(ValueError, match="`omega` must be in .* at most 1000 sqrt"):
         rc.whirling_mode(1.0, 1e6)
     with pytest.raises(ValueError, match="`mode` must be an integer in"):
         rc.whirling_mode(1.0, 3000.0, 9.81, 21)
@@ -459,17 +460,18 @@ def test_whirling_mode_small_amplitude_is_bessel_shape():
     (lambda: rc.rope_with_gravity(2.0, 1.0, 3.0, g=-1.0), "`g` must be finite and >= 0"),
     (lambda: rc.critical_speeds(1.0, 9.81, 0), "`n` must be an integer in \\[1, 1000000\\]"),
     (lambda: rc.whirling_mode(1.0, 50.0, 9.81, 0), "`mode` must be an integer in \\[1, 20\\]"),
-    (lambda: rc.whirling_mode(1.0, 3.0, 9.81, 1), "`omega` must exceed the critical speed"),
+    (lambda: rc.whirling_mode(1.0, 3.0, 9.81, 1),
+     "`omega` must be in \\(3.766067392, 3132.091953\\] rad/s: above the critical speed"),
     (lambda: rc.whirling_mode(1.0, rc.critical_speeds(1.0, 9.81, 1)[0], 9.81, 1),
-     "`omega` must exceed the critical speed"),
+     "`omega` must be in \\(3.76.*above the critical speed of mode 1"),
     (lambda: rc.ellipk(1.5), "`m` must lie in"),
     (lambda: rc.carlson_rf(0.0, 0.0, 1.0), "R_F needs finite non-negative"),
     (lambda: rc.carlson_rd(1.0, 1.0, 0.0), "R_D needs finite non-negative"),
     (lambda: rc.carlson_rd(-1.0, 1.0, 1.0), "R_D needs finite non-negative"),
-    (lambda: rc.rope_with_gravity(2.0, 1.0, 3.0, tol=0.0), "`tol` must be finite and > 0"),
+    (lambda: rc.rope_with_gravity(2.0, 1.0, 3.0, tol=0.0), "`tol` must be in \\[1e-15, 1e-09\\]"),
     (lambda: rc.plot_curves([], "figure.jpg"), "`path` must name a .png file"),
-    (lambda: rc.rope_with_gravity(2.0, 1.0, 3.0, tol=1e-6), "`tol` must lie in"),
-    (lambda: rc.rope_with_gravity(2.0, 1.0, 3.0, tol=1e-17), "`tol` must lie in"),
+    (lambda: rc.rope_with_gravity(2.0, 1.0, 3.0, tol=1e-6), "`tol` must be in"),
+    (lambda: rc.rope_with_gravity(2.0, 1.0, 3.0, tol=1e-17), "`tol` must be in"),
     (lambda: rc.troposkein(2.0, 1.0)([0.5, 1.5]), "`z` must lie in"),
     (lambda: rc.troposkein(2.0, 1.0).arc_length(-0.5), "`z` must lie in"),
     (lambda: rc.ellipk(1 - 1e-14, m1=1e-16), "`m1` must equal 1 - m"),
@@ -481,8 +483,8 @@ def test_whirling_mode_small_amplitude_is_bessel_shape():
     (lambda: rc.collapse_gamma(float("nan"), 1.0), "`length` must be finite and > 0"),
     (lambda: rc.collapse_gamma(2.0, 0.0), "`span` must be finite and > 0"),
     # once a step-size ArithmeticError, or a silently looser answer
-    (lambda: rc.whirling_mode(1.0, 20.0, tol=1e-20), "`tol` must lie in \\[1e-15, 1e-06\\]"),
-    (lambda: rc.whirling_mode(1.0, 20.0, tol=1.0), "`tol` must lie in"),
+    (lambda: rc.whirling_mode(1.0, 20.0, tol=1e-20), "`tol` must be in \\[1e-15, 1e-06\\]"),
+    (lambda: rc.whirling_mode(1.0, 20.0, tol=1.0), "`tol` must be in"),
     # once numpy's own messages deep inside
     (lambda: rc.troposkein(3.0, 1.0).sample(0), "`n` must be an integer in \\[2, "),
     (lambda: rc.troposkein(3.0, 1.0).sample_by_arc_length(0), "`n` must be an integer in"),
@@ -491,7 +493,7 @@ def test_whirling_mode_small_amplitude_is_bessel_shape():
     (lambda: rc.troposkein(3.0, 1.0, omega=1e200), "`omega` must keep the loads"),
     (lambda: rc.rope_with_gravity(2.0, 1.0, 1e-200), "no whirling equilibrium"),
     # once a misleading "too close to the branch end" after seconds of work
-    (lambda: rc.rope_with_gravity(300.0, 1.0, 10.0), "`length` must be at most 200 span"),
+    (lambda: rc.rope_with_gravity(300.0, 1.0, 10.0), "`length` must be in \\(1, 200\\] with"),
     (lambda: rc.ellipkinc(np.inf, 0.5), "`phi` must be finite"),
 ])
 def test_documented_value_errors(call, match):
@@ -568,12 +570,22 @@ def test_cli_prints_numbers_and_writes_png(tmp_path):
     assert jpg.returncode == 2 and "--png must name a .png file" in jpg.stderr
 
 
-def test_demo_table_and_figures(tmp_path):
-    lines = rc._demo(tmp_path)
-    assert len(lines) == 9 and "3.76607" in lines[7] and lines[2].split()[:3] == [
-        "1.5", "0.345510", "0.51570"]
+def test_demo_says_what_its_figures_show(tmp_path):
+    from scipy.special import ellipe, ellipk
+
+    lines = "\n".join(rc._demo(tmp_path)).splitlines()
+    assert [line.split(":")[0] for line in lines[::2][:3]] == [
+        "troposkein.png", "gravity.png", "hanging.png"]
     for name in ("troposkein.png", "gravity.png", "hanging.png"):
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+    # the largest radius of L/d = 1.5 (400 samples) against scipy's closed form R/d
+    shown = float(lines[1].split("L/d = 1.5: ")[1].split(",")[0])
+    m = brentq(lambda m: 2 * ellipe(m) / ((1 - m) * ellipk(m)) - 2.5, 0.01, 0.99, xtol=1e-15)
+    np.testing.assert_allclose(shown, np.sqrt(m) / ((1 - m) * ellipk(m)), rtol=2e-5)
+    speeds = [float(w) for w in lines[6].split("rad/s: ")[1].split(", ")]
+    np.testing.assert_allclose(speeds, jn_zeros(0, 3) / 2 * np.sqrt(9.81), rtol=2e-6)
+    assert lines[-1] == f"figures written to {tmp_path}/"
+    assert rc._demo()[-1] == "give --out FOLDER to draw these figures"
     help_text = subprocess.run([sys.executable, "rope_curve.py", "--help"], cwd=REPO,
                                capture_output=True, text=True, check=True).stdout
     assert "--length" in help_text and "--out" in help_text
@@ -614,7 +626,10 @@ def test_cli_refuses_bad_outputs_and_lone_options(tmp_path):
     cases = [  # the first two were tracebacks after the work was done
         (["--length", "3", "--png", folder], "--png must name a .png file in an existing"),
         (["--length", "3", "--png", existing / "rope.png"], "--png must name a .png file"),
-        (["--out", existing], "--out must name a folder, received the file"),
+        (["--out", existing], "--out must name a folder that exists or can be made"),
+        (["--out", existing / "figures"], "--out must name a folder that exists"),
+        (["--out", ""], "--out must name a folder that exists"),  # once the current folder
+        (["--length", "3", "--png", ""], "--png must name a .png file"),  # once ignored
         (["--length", "3", "--out", tmp_path / "new"], "--out is for the demo"),
         (["--span", "2"], "--span: options of one rope, give --length"),  # was ignored
         (["--length", "3", "--span", "0"], "`span` must be finite and > 0"),
