@@ -1,16 +1,15 @@
 # Copyright (c) 2026 the keras-single-files authors. MIT License:
-# Permission is hereby granted, free of charge, to any person obtaining a copy of this software
-# and associated documentation files (the "Software"), to deal in the Software without
-# restriction, including without limitation the rights to use, copy, modify, merge, publish,
-# distribute, sublicense, and/or sell copies of the Software, and to permit persons to whom the
-# Software is furnished to do so, subject to the following conditions: The above copyright
-# notice and this permission notice shall be included in all copies or substantial portions of
-# the Software. THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
-# IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY, FITNESS FOR A
-# PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE
-# LIABLE FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR
-# OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER
-# DEALINGS IN THE SOFTWARE.
+# Permission is hereby granted, free of charge, to any person obtaining a copy of this software and
+# associated documentation files (the "Software"), to deal in the Software without restriction,
+# including without limitation the rights to use, copy, modify, merge, publish, distribute,
+# sublicense, and/or sell copies of the Software, and to permit persons to whom the Software is
+# furnished to do so, subject to the following conditions: The above copyright notice and this
+# permission notice shall be included in all copies or substantial portions of the Software. THE
+# SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED, INCLUDING BUT NOT
+# LIMITED TO THE WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND
+# NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM,
+# DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT
+# OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
 """rope_curve: the shape of a rope spinning about a vertical rod, with and without gravity.
 
 A uniform rope of length L has both ends on a rod that spins at angular speed w, the ends a
@@ -185,9 +184,7 @@ def carlson_rf(x: ArrayLike, y: ArrayLike, z: ArrayLike) -> np.ndarray:
     Args:
         x, y, z: non-negative arrays (broadcast), at most one of them zero.
     """
-    x0, y0, z0 = _carlson_args(
-        x, y, z, "R_F", lambda x, y, z: (x == 0) * 1 + (y == 0) + (z == 0) > 1)
-    x, y, z = x0, y0, z0
+    x0, y0, z0 = x, y, z = _carlson_args(x, y, z, "R_F", lambda *v: sum(a == 0 for a in v) > 1)
     a0 = (x + y + z) / 3.0
     q = (3.0 * _EPS) ** (-1 / 6) * np.maximum.reduce([abs(a0 - x), abs(a0 - y), abs(a0 - z)])
     a, scale = a0, 1.0
@@ -208,9 +205,7 @@ def carlson_rd(x: ArrayLike, y: ArrayLike, z: ArrayLike) -> np.ndarray:
     Args:
         x, y: non-negative arrays, not both zero; z: positive array (broadcast).
     """
-    x0, y0, z0 = _carlson_args(
-        x, y, z, "R_D", lambda x, y, z: ((x == 0) & (y == 0)) | (z == 0))
-    x, y, z = x0, y0, z0
+    x0, y0, z0 = x, y, z = _carlson_args(x, y, z, "R_D", lambda x, y, z: (x + y == 0) | (z == 0))
     a0 = (x + y + 3 * z) / 5.0
     q = (_EPS / 4) ** (-1 / 6) * np.maximum.reduce([abs(a0 - x), abs(a0 - y), abs(a0 - z)])
     a, scale, tail = a0, 1.0, 0.0
@@ -441,19 +436,14 @@ class Troposkein:
         return z, self(z)
 
     def arc_length(self, z: ArrayLike) -> np.ndarray:
-        """Arc length s(z) from the end z = 0, by the positive-term form of E(am u | m).
+        """Arc length s(z) = d/(2K) (2 E(am u | m)/m1 - u) from the end z = 0, u = 2Kz/d.
 
-        s = d/(2K) [u + 2m sn^3 R_D(cn^2, 1, dn^2)/3 + 2m sn cn/(m1 dn)] for u <= K, and by
-        symmetry s = L - s(2K - u) beyond the middle.
+        ds/dz = T/H = (2 dn^2 - m1)/m1 integrated; `ellipeinc` has positive terms only.
         """
         u = self._u(z)
-        mirror = u > self.K
-        u = np.where(mirror, 2 * self.K - u, u)
-        sn, cn, dn = ellipj(u, self.m, self.m1)
-        rd = carlson_rd(cn * cn, 1.0, dn * dn)
-        half = u + 2 * self.m * sn ** 3 * rd / 3 + 2 * self.m * sn * cn / (self.m1 * dn)
-        s = self.span * half / (2 * self.K)
-        return np.where(mirror, self.length - s, s)
+        sn, cn, _ = ellipj(u, self.m, self.m1)
+        amplitude = np.arctan2(np.abs(sn), cn)  # am u in [0, pi] for u in [0, 2K]
+        return self.span / (2 * self.K) * (2 * ellipeinc(amplitude, self.m, self.m1) / self.m1 - u)
 
     def sample_by_arc_length(self, n: int = 1000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(s, z, r) at n points equally spaced along the rope.
@@ -546,9 +536,7 @@ def _integrate(rhs, y0, s_end: float, tol: float, samples: int = 0
     One step of h and two of h/2 differ by ~15x the error of the latter; a step is kept when
     that estimate is below tol * (1 + max |y|). Steps shrink where the tension nearly vanishes
     (near the end of the gravity branch, at a hanging rope's free end) and grow elsewhere.
-
-    Returns:
-        (s, states): the accepted grid (at least `samples` steps) and states[i] at s[i].
+    Returns the accepted grid s (at least `samples` steps) and the states at s.
     """
     s, y, h = 0.0, np.asarray(y0, dtype=float), s_end / 32
     grid, path = [0.0], [y]
@@ -606,10 +594,7 @@ def _shoot(p, gamma: float, ell: float, tol: float, samples: int = 0):
 
 
 def _newton_gravity(p, gamma: float, ell: float, tol: float):
-    """Newton on the end conditions x(L) = 0, y(L) = 1.
-
-    Returns (p, largest x on the rope), or None when Newton stalls or leaves the branch.
-    """
+    """Newton on x(L) = 0, y(L) = 1: (p, largest x), or None if it stalls or leaves the branch."""
     previous = np.inf
     for iteration in range(12):  # from a continuation guess Newton needs 3-6 steps
         if p[0] <= 0:  # the rope would leave the lower end inwards: off the branch
@@ -650,19 +635,8 @@ class GravityRope:
     lower_end_force: tuple  # (horizontal, vertical) tension components at the lower end
 
     @property
-    def bottom_tension(self) -> float:
-        return float(self.tension[0])
-
-    @property
-    def top_tension(self) -> float:
-        return float(self.tension[-1])
-
-    @property
     def vertical_end_forces(self) -> tuple[float, float]:
-        """Vertical tension components T dz/ds at the (lower, upper) end.
-
-        The upper end carries the lower end's value plus the weight rho g L.
-        """
+        """Vertical tension components T dz/ds at the (lower, upper) end; they differ by rho g L."""
         vertical = self.lower_end_force[1]
         return vertical, vertical + self.density * self.g * self.length
 
@@ -879,12 +853,14 @@ def _figure_class():
 
 
 def _png_path(path, name: str = "`path`") -> Path:
+    """`path` as a .png file in an existing folder; matplotlib must be there to draw it."""
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"{name} must be a str or path, received {type(path).__name__}.")
     path = Path(path)
     if path.suffix.lower() != ".png" or path.is_dir() or not path.parent.is_dir():
         raise ValueError(f"{name} must name a .png file in an existing folder, received "
                          f"{str(path)!r}.")
+    _figure_class()
     return path
 
 
@@ -927,24 +903,19 @@ def plot_curves(curves, path: str | Path, title: str = "", vertical: str = "z") 
     return path
 
 
-def _out_folder(out) -> Path:
-    """The demo's `--out`: a folder that exists, or can be made in a writable one."""
-    existing = next((p for p in (Path(out), *Path(out).parents) if p.exists()), None)
-    if not str(out).strip() or existing is None or not existing.is_dir() or not os.access(
-            existing, os.W_OK | os.X_OK):  # "" would be the current folder
-        raise ValueError(f"--out must name a folder that exists or can be made in a writable "
-                         f"one, received {str(out)!r}.")
-    return Path(out)
-
-
 def _demo(out=None) -> list[str]:
-    """The default run: one figure per case, described in the lines it returns.
+    """The default run: the three cases, a line on each, and with `out` a figure of each.
 
-    Everything is computed before `out` is created; if a figure cannot be written, the files
-    already written (and the folder, if this run made it) are removed.
+    Everything is checked and computed before `out` is created; if a figure cannot be written,
+    the files already written (and the folder, if this run made it) are removed.
     """
-    if out is not None:
-        out = _out_folder(out)
+    if out is not None:  # "" would be the current folder; a parent may be missing
+        existing = next((p for p in (Path(out), *Path(out).parents) if p.exists()), None)
+        if not str(out).strip() or existing is None or not existing.is_dir() or not os.access(
+                existing, os.W_OK | os.X_OK):
+            raise ValueError(f"--out must name a folder that exists or can be made in a "
+                             f"writable one, received {str(out)!r}.")
+        out = Path(out)
         _figure_class()
     shapes = [(*troposkein(r, 1.0).sample(400)[::-1], f"L/d = {r:g}") for r in (1.2, 1.5, 2, 3)]
     family = [(rope.r, rope.z, f"Gamma = {rope.gamma:g}") for rope in (
@@ -982,11 +953,12 @@ def _demo(out=None) -> list[str]:
 def main(argv=None) -> None:
     """Command line: one rope's key numbers (--length ...), or the demo (figures with --out)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--length", type=float, help="rope length L (with --span)")
-    parser.add_argument("--span", type=float, help="distance d of the ends (default 1)")
-    parser.add_argument("--omega", type=float, help="angular speed, rad/s (default 1)")
-    parser.add_argument("--density", type=float, help="mass per unit length (default 1)")
-    parser.add_argument("--g", type=float, help="gravity along the rod, case 2 (default 0)")
+    for option, meaning in [("length", "rope length L (with --span)"),
+                            ("span", "distance d of the ends (default 1)"),
+                            ("omega", "angular speed, rad/s (default 1)"),
+                            ("density", "mass per unit length (default 1)"),
+                            ("g", "gravity along the rod, case 2 (default 0)")]:
+        parser.add_argument(f"--{option}", type=float, help=meaning)
     parser.add_argument("--png", help="draw this rope to a PNG file")
     parser.add_argument("--out", help="folder for the demo figures")
     args = parser.parse_args(argv)
@@ -999,22 +971,20 @@ def main(argv=None) -> None:
         if args.length is None:
             print("\n".join(_demo(args.out)))
             return
-        if args.png is not None:  # before the work, as the demo checks --out
+        if args.png is not None:  # checked before the work, as the demo checks --out
             _png_path(args.png, "--png")
-            _figure_class()
         given = {"span": 1.0, "omega": 1.0, "density": 1.0, "g": 0.0} | given
         length, span, g = args.length, given["span"], given["g"]
         t = troposkein(length, span, given["omega"], given["density"])
         rope = rope_with_gravity(length, span, t.omega, g, t.density) if g != 0 else None
-        print(f"troposkein: m = {t.m:.15g}, m1 = {t.m1:.15g}, max radius = "
-              f"{t.max_radius:.12g}, end angle = {t.end_angle_deg:.10g} deg\n  axial force = "
-              f"{t.axial_force:.10g}, end tension = {t.end_tension:.10g}, moment of inertia = "
-              f"{t.moment_of_inertia:.10g}, kinetic energy = {t.kinetic_energy:.10g}")
+        print("troposkein: " + ", ".join(f"{name} = {getattr(t, name):.12g}" for name in (
+            "m", "m1", "max_radius", "end_angle_deg", "axial_force", "end_tension",
+            "moment_of_inertia", "kinetic_energy")))
         curves = [(*t.sample(400)[::-1], "troposkein")]
         if rope is not None:
             print(f"with gravity: Gamma = {rope.gamma:.6g} (collapse at "
-                  f"{collapse_gamma(length, span):.6g}), max radius = {rope.max_radius:.10g}, "
-                  f"tension bottom/top = {rope.bottom_tension:.10g} / {rope.top_tension:.10g}")
+                  f"{collapse_gamma(length, span):.6g}), max_radius = {rope.max_radius:.12g}, "
+                  f"tension at the bottom / top = {rope.tension[0]:.12g} / {rope.tension[-1]:.12g}")
             curves.append((rope.r, rope.z, f"g = {g:g}"))
         if args.png is not None:
             print(f"wrote {plot_curves(curves, args.png, f'L = {length:g}, d = {span:g}')}")

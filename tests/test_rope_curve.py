@@ -294,7 +294,7 @@ def test_gravity_invariants_and_second_method(length, gamma):
     scale = density * (omega * span) ** 2
     np.testing.assert_allclose(rope.gamma, gamma, rtol=1e-15)
     # T_top - T_bottom = rho g d and the vertical end forces differ by the weight rho g L
-    assert abs(rope.top_tension - rope.bottom_tension - density * g * span) < 1e-9 * scale
+    assert abs(rope.tension[-1] - rope.tension[0] - density * g * span) < 1e-9 * scale
     # the vertical end forces, read off the sampled shape as T dz/ds (dz/ds from a polynomial
     # through the last samples of each end, not from the solver's force components), differ
     # by the weight rho g L and match the reported ones
@@ -322,7 +322,7 @@ def test_gravity_tends_to_troposkein():
     tropo = rc.troposkein(3.0, 1.5, 2.0)
     np.testing.assert_allclose(rope.r, tropo(rope.z), atol=1e-9)
     np.testing.assert_allclose(rope.s, tropo.arc_length(rope.z), atol=1e-9)
-    np.testing.assert_allclose(rope.bottom_tension, tropo.end_tension, rtol=1e-9)
+    np.testing.assert_allclose(rope.tension[0], tropo.end_tension, rtol=1e-9)
     np.testing.assert_allclose(rope.max_radius, tropo.max_radius, rtol=1e-8)
 
 
@@ -557,7 +557,7 @@ def test_cli_prints_numbers_and_writes_png(tmp_path):
                           "--g", "9.81", "--omega", "6", "--png", str(png)],
                          cwd=REPO, capture_output=True, text=True, check=True)
     rope = rc.troposkein(3.0, 2.0, 6.0)
-    assert f"max radius = {rope.max_radius:.12g}" in out.stdout
+    assert f"max_radius = {rope.max_radius:.12g}" in out.stdout
     assert "with gravity: Gamma" in out.stdout
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with Image.open(png) as image:
