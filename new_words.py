@@ -11,48 +11,44 @@
 # LIABLE FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR
 # OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER
 # DEALINGS IN THE SOFTWARE.
-"""Fast unsupervised Chinese new-word discovery: n-gram cohesion, re-segmentation, back-check.
+"""Fast unsupervised Chinese new-word discovery, and segmentation with the words it finds.
 
 Which fragments of a raw Chinese corpus are words?  Keep the n-grams whose characters stick
-together far more often than chance (cohesion), cut the corpus wherever no such n-gram holds
-two neighbouring characters together, count the pieces, and back-check the long ones.
-Reference: Su Jianlin, "a better new word discovery algorithm" (kexue.fm, 2019), here with
-exact counts (the 2019 script used KenLM, which pads sentences and prunes counts).
+together far more often than chance, cut the corpus wherever no such n-gram holds two
+neighbouring characters together, count the pieces, back-check the long ones.  Reference: Su
+Jianlin, "a better new word discovery algorithm" (kexue.fm, 2019), here with exact counts.
 
-1. Full-width ASCII becomes half-width; the text splits into *pieces* at every character that
-   is not CJK (U+3007, U+3400-4DBF, U+4E00-9FFF, U+F900-FAFF, U+20000-323AF), an ASCII letter
-   or digit (``ascii_units=True``: each ASCII run is one unit).
-2. Count every 1..n-gram inside pieces (n = ``order``), keep counts >= ``min_count``; a k-gram
-   is counted only if its (k-1)-gram prefix and suffix were kept.  T = units inside pieces.
-3. Cohesion of a k-gram w = min over splits w = l + r of p(w) / (p(l) p(r)), p = count / T.
-   G = the 2..n-grams whose log cohesion reaches the threshold of their length (default
-   2(k-1): 2, 4, 6 for k = 2, 3, 4).
-4. Re-segment: a gap between two characters stays uncut iff an n-gram of G spans it
-   (overlaps chain: 各项 + 项目 -> 各项目); count the segments, keep those >= ``min_count``.
-5. Back-check: segments of length 3..n must be in G, longer ones need every n-window in G.
-6. Output (word, count, score) by count; score = log cohesion (None for single characters and
-   words longer than n).  Singles are included, so the output is a jieba dictionary.
+1. Full-width ASCII becomes half-width; *pieces* are the runs of CJK characters (U+3007,
+   U+3400-4DBF, U+4E00-9FFF, U+F900-FAFF, U+20000-323AF) and ASCII letters and digits (with
+   ``ascii_units``, each ASCII run is one unit).  T = number of units in pieces.
+2. Count the 1..n-grams in pieces (n = ``order``) seen >= ``min_count`` times.  Cohesion of
+   w = min over splits w = l + r of p(w) / (p(l) p(r)), p = count / T; G = the n-grams whose
+   log cohesion reaches ``thresholds`` (default 2(k-1) for length k: 2, 4, 6).
+3. Re-segment: a gap stays uncut iff an n-gram of G spans it (各项 + 项目 chain to 各项目);
+   count the segments, keep those seen >= ``min_count`` times; segments of length 3..n must
+   be in G, longer ones need every n-window in G (back-check).
+4. ``segment`` splits text into the most probable sequence of the words found (unigram
+   model, as jieba without its HMM); numbers and dates are kept whole by rule.
 
 How: characters become ids; a k-gram is the key rank(prefix) * (V + 1) + id(last character),
-so counting is a sort, and a position's k-gram rank is a search in the sorted table.  The
-corpus is read ``order + 1`` times in blocks, so files larger than memory work; the result
-depends neither on the block size nor on the threads (the tests check it against a brute force).
+so counting is a sort and a lookup is a binary search.  The corpus is read ``order + 1``
+times in blocks, so files larger than memory work; the result depends neither on the block
+size nor on the threads (the tests check it against a brute force).
 
 Usage::
 
-    from pathlib import Path
-    from new_words import discover, write_words
-    words = discover([Path("corpus.txt")], min_count=8)   # a str is text, a Path a file
-    write_words(words, "words.tsv")                       # word, count, log cohesion
+    from new_words import discover, segment
+    words = discover(text, min_count=8)  # a str is text, a Path a file, or a list of them
+    tokens = segment(text, words)         # list of words, numbers and punctuation marks
 
-    python new_words.py corpus.txt -o words.txt --min-count 8 --format jieba
+    python new_words.py corpus.txt -o words.tsv --segment corpus.seg.txt
 
 Requires Python >= 3.10 and numpy only (``pip install numpy``; no Keras or TensorFlow).
 Copy this file into your project; keep this header.  Licence: MIT.
 """
 
 __version__ = "0.1.0"
-__all__ = ["Word", "discover", "write_words", "main"]
+__all__ = ["Word", "discover", "write_words", "segment", "main"]
 
 import argparse
 import codecs
@@ -235,24 +231,20 @@ def _unique_counts(keys: np.ndarray, counts: np.ndarray | None = None):
     return keys[start], sums.astype(np.int64)
 
 
-def _merge(parts: list) -> tuple[np.ndarray, np.ndarray]:
-    """Merge (keys, counts) tables of several chunks into one."""
-    if len(parts) == 1:
-        return parts[0]
-    return _unique_counts(np.concatenate([p[0] for p in parts]),
-                          np.concatenate([p[1] for p in parts]))
-
-
 def _merge_all(tables: Iterable[tuple[np.ndarray, np.ndarray]]):
-    """Merge the tables of all chunks, merging as they come to bound the pending memory."""
+    """Merge the (keys, counts) tables of all chunks, as they come to bound the memory."""
+    def merge(parts):
+        if len(parts) == 1:
+            return parts[0]
+        return _unique_counts(*(np.concatenate(t) for t in zip(*parts, strict=True)))
     parts, size = [], 0
     for table in tables:
         parts.append(table)
         size += len(table[0])
         if size > 2 * len(parts[0][0]) + (1 << 22):
-            parts = [_merge(parts)]
+            parts = [merge(parts)]
             size = len(parts[0][0])
-    return _merge(parts) if parts else (np.empty(0, np.int64), np.empty(0, np.int64))
+    return merge(parts) if parts else (np.empty(0, np.int64), np.empty(0, np.int64))
 
 
 def _level(keys: np.ndarray, counts: np.ndarray, levels: list[_Level], base: int,
@@ -387,16 +379,13 @@ def _check_args(texts, min_count, order, thresholds, chunk_size, workers, encodi
     if thresholds is None:
         thresholds = tuple(2.0 * (k - 1) for k in range(2, order + 1))
     if isinstance(thresholds, (str, bytes)):  # "246" would pass as (2, 4, 6)
-        raise TypeError(f"`thresholds` must be a sequence of numbers, received the str "
-                        f"{thresholds!r}.")
-    try:
-        values = list(thresholds)
-        if any(isinstance(t, (bool, str, bytes)) for t in values):  # True is not a threshold
-            raise TypeError
-        thresholds = tuple(float(t) for t in values)
-    except (TypeError, ValueError):
-        raise ValueError(f"`thresholds` must be numbers, received {thresholds!r}.") from None
-    if any(t != t for t in thresholds):  # +-inf are allowed: nothing / everything cohesive
+        raise TypeError(f"`thresholds` must be a sequence of numbers, received {thresholds!r}.")
+    values = list(thresholds) if isinstance(thresholds, Iterable) else [None]
+    if not all(isinstance(t, (int, float, np.integer, np.floating)) and not isinstance(t, bool)
+               for t in values):  # True and "2" are not thresholds; +-inf are allowed
+        raise ValueError(f"`thresholds` must be numbers, received {thresholds!r}.")
+    thresholds = tuple(map(float, values))
+    if any(t != t for t in thresholds):
         raise ValueError(f"`thresholds` must not be NaN, received {thresholds}.")
     if len(thresholds) != order - 1:
         raise ValueError(f"`thresholds` must have order - 1 = {order - 1} values (for lengths "
@@ -405,7 +394,7 @@ def _check_args(texts, min_count, order, thresholds, chunk_size, workers, encodi
         text_codec = codecs.lookup(encoding)._is_text_encoding
     except (LookupError, TypeError):
         text_codec = False
-    if not text_codec:
+    if not text_codec:  # base64 and rot13 are codecs, but not of text
         raise ValueError(f"`encoding` must be a known text codec, received {encoding!r}.")
     if isinstance(exclude, (str, os.PathLike)) or not isinstance(exclude, Iterable):
         raise TypeError(f"`exclude` must be a collection of words (read a word file first), "
@@ -599,12 +588,13 @@ def _write_lines(lines: Iterable[str], path, name: str = "path") -> None:
 
 
 def write_words(words: Iterable[Word], path: str | os.PathLike, fmt: str = "tsv") -> None:
-    """Write words atomically, keeping the mode of a file it replaces.
+    """Write words atomically (an interrupted write leaves no partial or temporary file),
+    keeping the mode of a file it replaces; a symlink is written through to its target, a
+    device or FIFO directly.
 
     Args:
         words: records from `discover`.
-        path: output file; an interrupted write leaves no partial or temporary file behind.
-            A symlink is written through to its target; a device or FIFO is written directly.
+        path: the output file.
         fmt: "tsv" (header, then word, count, score) or "jieba" (`word count` lines).
 
     Raises:
@@ -614,6 +604,206 @@ def write_words(words: Iterable[Word], path: str | os.PathLike, fmt: str = "tsv"
     if fmt not in ("tsv", "jieba"):
         raise ValueError(f"`fmt` must be 'tsv' or 'jieba', received {fmt!r}.")
     _write_lines(_lines(words, fmt), path)
+
+
+# ---------------------------------------------------------------- segmentation
+
+# Tokens fixed by rule, found on the normalised text (full-width digits are ASCII there):
+# years, numbers with a unit of date, time, percent or ten-thousands as People's Daily writes
+# them (1998年, 12月, 3.5%, 10万, 20时), dates in Chinese numerals (一九九八年, 十二月, 三十一日)
+# and runs of ASCII letters and digits (H5N1).
+_FIXED = re.compile(r"[0-9]{4}年|[0-9]+(?:[.:/·∶][0-9]+)*(?:%|[万亿]*(?:月份?|[日时分])?)"
+                    r"|[〇○零一二三四五六七八九]{2,}年|(?:十[一二]?|[一二三四五六七八九])月"
+                    r"|(?:[二三]?十[一二三四五六七八九]?|[一二三四五六七八九])日|[A-Za-z0-9]+")
+_SPACE, _HAN, _LETTER, _MARK, _RULE = range(5)  # kinds of characters
+
+
+@lru_cache(maxsize=1)
+def _kind_table() -> np.ndarray:
+    """table[c]: the kind of code point c (letters: of any alphabet; marks: all the rest)."""
+    size = len(_word_table())
+    table = np.array([_LETTER if chr(c).isalpha() else _MARK for c in range(size)], np.int8)
+    table[[c for c in range(0x3001) if chr(c).isspace()]] = _SPACE
+    table[_word_table() & (np.arange(size) > 127)] = _HAN
+    return table
+
+
+class _Lexicon(NamedTuple):
+    """Words as prefix tables, keyed like the n-grams of `discover`: the key of a k-character
+    prefix is rank(its (k-1)-character prefix) * base + id(its last character)."""
+
+    lut: np.ndarray  # code point -> character id, 0 for a character of no word
+    base: int
+    keys: list[np.ndarray]  # keys[k - 1]: sorted keys of the words' k-character prefixes
+    logp: list[np.ndarray]  # logp[k - 1][rank]: log p(prefix) if it is a word, else -inf
+    unknown: float  # log p of a character that is no word: as if seen once
+
+
+def _lexicon(words) -> _Lexicon:
+    """Prefix tables of the CJK words among (word, count, ...) records; p = count / total.
+    The tables of the last few vocabularies are kept, so a loop of calls builds them once."""
+    if isinstance(words, (str, bytes, os.PathLike)) or not isinstance(words, Iterable):
+        raise TypeError(f"`words` must be a collection of (word, count) pairs, received "
+                        f"{type(words).__name__} (read a word file first).")
+    words = tuple(words)
+    try:
+        return _cached_lexicon(words)
+    except TypeError:  # an unhashable item: the checks below name it
+        return _cached_lexicon.__wrapped__(words)
+
+
+@lru_cache(maxsize=4)
+def _cached_lexicon(words: tuple) -> _Lexicon:
+    counts, table = Counter(), _kind_table()
+    for item in words:
+        word, count = item[:2] if isinstance(item, tuple) and len(item) >= 2 else (item, None)
+        if (not isinstance(word, str) or not word or isinstance(count, bool)
+                or not isinstance(count, (int, float, np.integer, np.floating))
+                or not 0 < count < np.inf):
+            raise ValueError(f"`words` must hold (word, count > 0) pairs, received {item!r}.")
+        if all(ord(c) < len(table) and table[ord(c)] == _HAN for c in word):
+            counts[word] += float(count)  # other words are left to the rules
+    if not counts:
+        raise ValueError("`words` must hold a word of CJK characters, received none.")
+    chars = sorted({c for w in counts for c in w})
+    ids = {c: i for i, c in enumerate(chars, 1)}
+    lut = np.zeros(ord(chars[-1]) + 1, np.int64)
+    lut[[ord(c) for c in chars]] = np.arange(1, len(chars) + 1)
+    total, keys, logp, rank = sum(counts.values()), [], [], {"": 0}
+    for k in range(1, max(map(len, counts)) + 1):
+        key = {p: rank[p[:-1]] * (len(chars) + 1) + ids[p[-1]]
+               for p in {w[:k] for w in counts if len(w) >= k}}
+        prefixes = sorted(key, key=key.get)
+        rank = {p: r for r, p in enumerate(prefixes)}
+        keys.append(np.array([key[p] for p in prefixes], np.int64))
+        logp.append(np.array([np.log(counts[p] / total) if p in counts else -np.inf
+                              for p in prefixes]))
+    unknown = np.log(min(1.0, min(counts.values())) / total)  # 1 as in jieba, if no count is less
+    return _Lexicon(lut, len(chars) + 1, keys, logp, float(unknown))
+
+
+def _word_scores(cp: np.ndarray, han: np.ndarray, lex: _Lexicon) -> np.ndarray:
+    """scores[i, k - 1] = log p of the k-character word at i, -inf if there is none; each CJK
+    character is also a word of its own (an unknown one if the lexicon lacks it)."""
+    n, longest = len(cp), len(lex.keys)
+    ids = np.zeros(n + longest, np.int64)  # 0 past the end: no word passes it
+    ids[:n] = np.where(han, lex.lut[np.minimum(cp, len(lex.lut) - 1)], 0) * (cp < len(lex.lut))
+    scores = np.full((n, longest), -np.inf)  # (position, word length - 1)
+    at, rank = np.flatnonzero(ids), np.zeros(np.count_nonzero(ids), np.int64)
+    for k in range(1, longest + 1):  # extend the prefixes that start at `at` by a character
+        rank = _lookup(lex.keys[k - 1], rank * lex.base + ids[at + k - 1], ids[at + k - 1] > 0)
+        at, rank = at[rank >= 0], rank[rank >= 0]
+        scores[at, k - 1] = lex.logp[k - 1][rank]
+    scores[han & (scores[:, 0] == -np.inf), 0] = lex.unknown
+    return scores
+
+
+def _best_starts(scores: np.ndarray, han: np.ndarray) -> np.ndarray:
+    """Word starts of the most probable split of every run of CJK characters.
+
+    best[i] = max over k of scores[i, k - 1] + best[i + k], with best = 0 at the end of i's
+    run, is the log probability of the best split of the run from i on.  Positions at the
+    same distance from the end of their run do not depend on each other: they are solved
+    together, nearest to the end first.  Ties go to the longer word, as in jieba.
+    """
+    n, longest = scores.shape
+    run_end = np.minimum.accumulate(np.where(han, n, np.arange(n))[::-1])[::-1]
+    pos = np.flatnonzero(han)
+    dist = run_end[pos] - pos  # 1 for the last character of a run
+    by_dist, edges = pos[np.argsort(dist, kind="stable")], np.cumsum(np.bincount(dist))
+    best, step = np.zeros(n + longest + 1), np.ones(n + 1, np.int64)
+    for d in range(1, len(edges)):
+        p = by_dist[edges[d - 1]:edges[d], None]  # (positions, 1)
+        lengths = np.arange(min(d, longest), 0, -1)  # longest first: argmax ties go to it
+        cand = scores[p, lengths - 1] + best[p + lengths]  # (positions, lengths)
+        choice = cand.argmax(1)
+        step[p[:, 0]], best[p[:, 0]] = lengths[choice], cand[np.arange(len(p)), choice]
+    starts, inside = np.zeros(n + 1, bool), np.r_[han, False]
+    cur = np.flatnonzero(han & ~np.r_[False, han[:-1]])  # the runs' first characters
+    while len(cur):  # follow the best steps through every run at once
+        starts[cur] = True
+        cur = cur + step[cur]
+        cur = cur[inside[cur]]
+    return starts[:n]
+
+
+def _cut(text: str, lex: _Lexicon, newlines: bool = False) -> list[str]:
+    """Tokens of `text`; whitespace is dropped (newlines: kept as its line breaks)."""
+    cp = _code_points(text)[0]  # normalised, one per character of `text`
+    norm = cp.astype(np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
+    kind = _kind_table()[np.minimum(cp, len(_kind_table()) - 1)]
+    ruled = [m.span() for m in _FIXED.finditer(norm)]
+    for a, b in ruled:
+        kind[a:b] = _RULE
+    han = kind == _HAN
+    starts = np.ones(len(cp) + 1, bool)  # a token starts where the kind changes, at a mark
+    starts[1:-1] = (kind[1:] != kind[:-1]) | ((kind[1:] == _MARK) & (cp[1:] != cp[:-1]))
+    starts[[a for a, _ in ruled]] = True  # that does not repeat the last, at each rule match
+    if han.any():  # and where the best split of the CJK runs says
+        starts[:-1] |= _best_starts(_word_scores(cp, han, lex), han)
+    bounds, tokens = np.flatnonzero(starts).tolist(), []
+    for a, b in zip(bounds[:-1], bounds[1:], strict=False):
+        if kind[a] != _SPACE:
+            tokens.append(text[a:b])
+        elif newlines and "\n" in text[a:b]:
+            tokens.append("\n" * text.count("\n", a, b))
+    return tokens
+
+
+def _blocks_at_breaks(item, size: int, encoding: str) -> Iterator[str]:
+    """Blocks of about `size` of a source item, cut after the last line break, space or
+    Chinese stop or comma of each block (no token spans two blocks)."""
+    pending = ""
+    for block in _blocks(item, size, encoding):
+        cut = max(block.rfind(c) for c in "\n \u3000。，！？；") + 1
+        if cut:
+            yield pending + block[:cut]
+            pending = block[cut:]
+        else:
+            pending += block
+    yield pending
+
+
+def segment(text: str, words: Iterable[Word] | Iterable[tuple[str, float]]) -> list[str]:
+    """Split a text into words: the most probable split under a unigram model of `words`.
+
+    p(word) = count / total count; a CJK character that is no word counts 1 (or the least
+    count).  Dynamic programming over the words in each run of CJK characters finds the split
+    with the highest product of word probabilities (jieba's model, HMM off).  Numbers and
+    dates (1998年, 3.5%, 一九九八年), runs of letters, of ASCII letters and digits (H5N1) and
+    of one punctuation mark are tokens of their own; whitespace is dropped.  Only the CJK
+    words of `words` are used.
+
+    Args:
+        text: the text to split, of any length.
+        words: the result of `discover`, or (word, count) pairs with counts > 0.
+
+    Returns:
+        The tokens, in the characters of `text` (full-width forms stay full-width).
+
+    Raises:
+        TypeError: `text` is not a str, or `words` is not a collection.
+        ValueError: `words` holds an item that is not a (word, count > 0) pair, or no CJK word.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"`text` must be a str, received {type(text).__name__}.")
+    lex = _lexicon(words)
+    return [t for block in _blocks_at_breaks(text, 1 << 16, "") for t in _cut(block, lex)]
+
+
+def _segmented_lines(source: list, lex: _Lexicon, encoding: str) -> Iterator[str]:
+    """Lines of space-separated tokens of the source items, line for line."""
+    for item in source:
+        line = []
+        for token in (t for b in _blocks_at_breaks(item, 1 << 16, encoding)
+                      for t in _cut(b, lex, newlines=True)):
+            if token[0] == "\n":
+                yield " ".join(line) + token
+                line = []
+            else:
+                line.append(token)
+        if line:
+            yield " ".join(line) + "\n"
 
 
 # ---------------------------------------------------------------- demo and CLI
@@ -651,33 +841,30 @@ def _top_words(words: list[Word], n: int = 20) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: discover the words of CORPUS files and write them as TSV or jieba dict."""
+    """Command line: discover the words of CORPUS files, write them as TSV or a jieba
+    dictionary, and (--segment) the corpus split into those words."""
     parser = argparse.ArgumentParser(
         description="Unsupervised Chinese new-word discovery (cohesion + re-segmentation).",
-        epilog="example: python new_words.py corpus.txt -o words.tsv --min-count 8")
-    parser.add_argument("corpus", nargs="*", type=Path,
-                        help="UTF-8 text files (see --encoding); read order + 1 times, so not "
-                        "standard input")
-    parser.add_argument("-o", "--out", help="output file (default: standard output); a "
-                        "symlink is written through to its target")
-    parser.add_argument("--min-count", type=int, default=8,
-                        help="minimum count of n-grams and of words (default 8)")
-    parser.add_argument("--order", type=int, default=4,
-                        help=f"longest n-gram, 2..{_MAX_ORDER} (default 4)")
-    parser.add_argument("--thresholds", help="log-cohesion thresholds for lengths 2..order, "
-                        "e.g. 2,4,6 (default 2(k-1))")
-    parser.add_argument("--exclude", type=Path, help="known words, one per line (first field)")
-    parser.add_argument("--format", choices=("tsv", "jieba"), default="tsv",
-                        help="tsv: header + word, count, log cohesion; jieba: `word count`")
-    parser.add_argument("--encoding", default="utf-8", help="corpus encoding, e.g. gb18030")
-    parser.add_argument("--ascii-units", action="store_true",
-                        help="count each run of ASCII letters/digits as one unit")
-    parser.add_argument("--chunk-size", type=int, default=1 << 21,
-                        help=f"bytes per block, 1..{_MAX_CHUNK} (default 2 MiB)")
-    parser.add_argument("--workers", type=int, default=1,
-                        help=f"counting threads, 1..{_MAX_WORKERS} (default 1)")
-    parser.add_argument("--quiet", action="store_true", help="no progress line")
-    parser.add_argument("--demo", action="store_true", help="run on a small generated corpus")
+        epilog="example: python new_words.py corpus.txt -o words.tsv --segment corpus.seg.txt")
+    add = parser.add_argument
+    add("corpus", nargs="*", type=Path, help="UTF-8 text files (see --encoding); read order + 1 "
+        "times, so not standard input")
+    add("-o", "--out", help="output file (default: standard output); a symlink is written "
+        "through to its target")
+    add("--segment", metavar="OUT", help="also write the corpus split into the words found, "
+        "tokens separated by spaces, line for line")
+    add("--min-count", type=int, default=8, help="minimum count of n-grams and words (8)")
+    add("--order", type=int, default=4, help=f"longest n-gram, 2..{_MAX_ORDER} (4)")
+    add("--thresholds", help="log-cohesion thresholds for lengths 2..order (2,4,6)")
+    add("--exclude", type=Path, help="known words, one per line (first field)")
+    add("--format", choices=("tsv", "jieba"), default="tsv",
+        help="tsv: header + word, count, log cohesion; jieba: `word count`")
+    add("--encoding", default="utf-8", help="corpus encoding, e.g. gb18030")
+    add("--ascii-units", action="store_true", help="each run of ASCII letters/digits is a unit")
+    add("--chunk-size", type=int, default=1 << 21, help=f"bytes per block, 1..{_MAX_CHUNK}")
+    add("--workers", type=int, default=1, help=f"counting threads, 1..{_MAX_WORKERS} (1)")
+    add("--quiet", action="store_true", help="no progress line")
+    add("--demo", action="store_true", help="run on a small generated corpus")
     args = parser.parse_args(argv)
     if args.demo:
         words = _demo()
@@ -699,25 +886,34 @@ def main(argv: list[str] | None = None) -> int:
                   f"{time.time() - started:.0f}s ", end="", file=sys.stderr, flush=True)
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
-    try:  # every argument and the output are checked before the corpus is read
+    try:  # every argument and output is checked before the corpus is read
         if Path("-") in args.corpus:
             raise ValueError("`corpus` must be files, received '-' (standard input cannot be "
                              "read order + 1 times; save it to a file first).")
         try:
-            thresholds = (None if args.thresholds is None
-                          else [float(t) for t in args.thresholds.split(",")])
+            thresholds = args.thresholds and [float(t) for t in args.thresholds.split(",")]
         except ValueError:
             raise ValueError(f"`--thresholds` must be comma-separated numbers, received "
                              f"{args.thresholds!r}.") from None
         inputs = [p for p in [*args.corpus, args.exclude] if p is not None]
-        if args.out:
-            _check_output(args.out, "--out", inputs)
+        for name, path in (("--out", args.out), ("--segment", args.segment)):
+            if path:
+                _check_output(path, name, inputs)
+                inputs.append(path)  # --out and --segment must differ too
         exclude = _read_exclude(args.exclude) if args.exclude else []
         words = discover(args.corpus, args.min_count, args.order, thresholds,
                          ascii_units=args.ascii_units, exclude=exclude, encoding=args.encoding,
                          chunk_size=args.chunk_size, workers=args.workers, progress=progress)
         if not args.quiet:
             print(file=sys.stderr)
+        if args.segment:
+            try:
+                lex = _lexicon(words)
+            except ValueError:
+                raise ValueError("`--segment` needs words of CJK characters, received none "
+                                 "from this corpus; lower --min-count or --thresholds.") from None
+            lines = _segmented_lines(args.corpus, lex, args.encoding)
+            _write_lines(lines, args.segment, "--segment")
         if args.out:
             _write_lines(_lines(words, args.format), args.out, "--out")
             print(_top_words(words))

@@ -68,6 +68,43 @@ def new_words_reference(text, min_count=8, order=4, thresholds=None, ascii_units
     return sorted(words, key=lambda w: (-w[1], w[0]))
 
 
+def new_words_best_splits(run, logp, unknown):
+    """All most probable splits of one run of CJK characters under a unigram model, by brute
+    force over the 2^(n-1) ways to cut it: (best log probability, list of best splits).
+    `logp` maps words to log probabilities; a single character not in it scores `unknown`."""
+    best, splits = -math.inf, []
+    for cuts in range(2 ** (len(run) - 1)):
+        bounds = [0] + [i + 1 for i in range(len(run) - 1) if cuts >> i & 1] + [len(run)]
+        words = [run[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=False)]
+        if any(len(w) > 1 and w not in logp for w in words):
+            continue
+        score = sum(logp.get(w, unknown) for w in words)
+        if score > best + 1e-9:
+            best, splits = score, [words]
+        elif score > best - 1e-9:
+            splits.append(words)
+    return best, splits
+
+
+def new_words_span_f1(gold, predicted):
+    """Word-level precision, recall and F1 with the standard span scoring: a predicted word is
+    right iff a gold word has the same start and end. Both are lists of token lists, line for
+    line, over the same characters."""
+    right = n_gold = n_predicted = 0
+    for gold_line, line in zip(gold, predicted, strict=True):
+        assert "".join(gold_line) == "".join(line), (gold_line, line)
+        spans = []
+        for tokens in (gold_line, line):
+            ends = [0]
+            for t in tokens:
+                ends.append(ends[-1] + len(t))
+            spans.append(set(zip(ends[:-1], ends[1:], strict=False)))
+        right += len(spans[0] & spans[1])
+        n_gold, n_predicted = n_gold + len(spans[0]), n_predicted + len(spans[1])
+    precision, recall = right / n_predicted, right / n_gold
+    return precision, recall, 2 * precision * recall / (precision + recall)
+
+
 # ----------------------------------------------------------------------------- vqvae
 
 def vqvae_pca_quantised_mse(train, test, bits):
