@@ -616,6 +616,7 @@ _FIXED = re.compile(r"[0-9]{4}年|[0-9]+(?:[.:/·∶][0-9]+)*(?:%|[万亿]*(?:�
                     r"|[〇○零一二三四五六七八九]{2,}年|(?:十[一二]?|[一二三四五六七八九])月"
                     r"|(?:[二三]?十[一二三四五六七八九]?|[一二三四五六七八九])日|[A-Za-z0-9]+")
 _SPACE, _HAN, _LETTER, _MARK, _RULE = range(5)  # kinds of characters
+_MAX_WORD = 64  # longer words are not used: the score table has a column per word length
 
 
 @lru_cache(maxsize=1)
@@ -661,7 +662,8 @@ def _cached_lexicon(words: tuple) -> _Lexicon:
                 or not isinstance(count, (int, float, np.integer, np.floating))
                 or not 0 < count < np.inf):
             raise ValueError(f"`words` must hold (word, count > 0) pairs, received {item!r}.")
-        if all(ord(c) < len(table) and table[ord(c)] == _HAN for c in word):
+        if len(word) <= _MAX_WORD and all(ord(c) < len(table) and table[ord(c)] == _HAN
+                                          for c in word):
             counts[word] += float(count)  # other words are left to the rules
     if not counts:
         raise ValueError("`words` must hold a word of CJK characters, received none.")
@@ -772,7 +774,7 @@ def segment(text: str, words: Iterable[Word] | Iterable[tuple[str, float]]) -> l
     with the highest product of word probabilities (jieba's model, HMM off).  Numbers and
     dates (1998年, 3.5%, 一九九八年), runs of letters, of ASCII letters and digits (H5N1) and
     of one punctuation mark are tokens of their own; whitespace is dropped.  Only the CJK
-    words of `words` are used.
+    words of `words` of up to 64 characters are used.
 
     Args:
         text: the text to split, of any length.

@@ -52,6 +52,8 @@ def test_words_of_other_characters_and_unknown_characters():
     # Word records work as pairs; counts may be floats (e.g. rescaled frequencies)
     assert segment("中国人民", [Word("中国人", 9, None), Word("民", 9, 1.0)]) == ["中国人", "民"]
     assert segment("中国人民", [("中国", 0.5), ("国人", 0.1)]) == ["中国", "人", "民"]
+    # a huge word (a repetitive corpus gives them) is not used: no table of 10^5 columns
+    assert segment("中国" * 3, [("中国", 2), ("中国" * 50_000, 1)]) == ["中国"] * 3
 
 
 @pytest.mark.parametrize("text, tokens", [
