@@ -7,7 +7,9 @@ Rows:
     new_words mc=M th=T   discover(text, M, 4, T) then new_words.segment (unigram DP + rules)
     ... +Viterbi          the same, word counts re-estimated twice from the text's own split
     jieba default         jieba 0.42.1 with its own 349k-word dictionary (HMM off / on)
-    jieba + ours          jieba's dictionary with our words added at their counts
+    jieba + ours          jieba's dictionary with our words added at their counts (all, the
+                          multi-character ones, or those on jieba's scale: counts times
+                          jieba's total / ours)
     jieba, ours only      our words as jieba's only dictionary, HMM off (the same model as ours)
 Speed: seconds to split the whole text once (median of --repeats), new_words.segment vs
 jieba's cut(HMM=False) with the same dictionary, side by side.
@@ -80,6 +82,16 @@ def hkcancor_tokens() -> list[list[str]]:
     return [u for u in pycantonese.hkcancor().words(by_utterance=True) if u]
 
 
+def jieba_scale(pairs):
+    """Our multi-character words with counts times (jieba's total / ours): frequencies on the
+    scale of jieba's dictionary, for jieba's add_word or a user dictionary."""
+    import jieba
+    tokenizer = jieba.Tokenizer()
+    tokenizer.initialize()
+    scale = tokenizer.total / sum(c for _, c in pairs)
+    return [(w, max(1, round(c * scale))) for w, c in pairs if len(w) > 1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -112,6 +124,10 @@ def main() -> None:
         rows = [("jieba default, HMM off", jieba_cut()),
                 ("jieba default, HMM on", jieba_cut(hmm=True)),
                 ("jieba default + ours (mc=8), HMM off", jieba_cut(extra=pairs)),
+                ("jieba default + our multi-character words, HMM off",
+                 jieba_cut(extra=[(w, c) for w, c in pairs if len(w) > 1])),
+                ("jieba default + our multi-character words on jieba's scale, HMM off",
+                 jieba_cut(extra=jieba_scale(pairs))),
                 ("jieba, ours (mc=8) only, HMM off", jieba_cut(str(ours_dict)))]
         for name, cut in rows:
             p, r, f = new_words_span_f1(gold, split_lines(text, cut))
