@@ -1,8 +1,8 @@
 """Data-parallel worker for tests/test_accum_optimizer.py (runs in its own interpreter).
 
-    python tests/_accum_optimizer_dist.py mirrored FOLDER   # MirroredStrategy over two logical CPU devices
-    python tests/_accum_optimizer_dist.py worker I CONFIG   # worker I of a MultiWorkerMirroredStrategy
-    python tests/_accum_optimizer_dist.py jax               # keras.distribution.DataParallel, 2 host devices
+    python tests/_accum_optimizer_dist.py mirrored FOLDER  # MirroredStrategy, 2 logical CPUs
+    python tests/_accum_optimizer_dist.py worker I CONFIG  # worker I of MultiWorkerMirrored
+    python tests/_accum_optimizer_dist.py jax              # keras.distribution.DataParallel
 
 Each trains the same tiny model from the same weights on the same data: AccumOptimizer under the
 strategy over micro-batches of REPLICAS x B rows, and the plain inner optimizer on one device with
@@ -23,8 +23,8 @@ if MODE == "jax":
 else:
     os.environ["KERAS_BACKEND"] = "tensorflow"
     if MODE == "worker":
-        os.environ["TF_CONFIG"] = json.dumps({**json.loads(sys.argv[3]),
-                                              "task": {"type": "worker", "index": int(sys.argv[2])}})
+        task = {"type": "worker", "index": int(sys.argv[2])}
+        os.environ["TF_CONFIG"] = json.dumps({**json.loads(sys.argv[3]), "task": task})
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -238,7 +238,8 @@ def main():
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
     else:
         cpu = tf.config.list_physical_devices("CPU")[0]
-        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        two = [tf.config.LogicalDeviceConfiguration()] * 2
+        tf.config.set_logical_device_configuration(cpu, two)
         strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     result = {"replicas": strategy.num_replicas_in_sync}
     if MODE == "worker":

@@ -422,6 +422,13 @@ def test_callback_flush_every_epoch():
 # ----------------------------------------------------------------------------- save / load
 
 
+def test_edited_config_without_optimizer_names_it():
+    config = AccumOptimizer(KO.SGD(0.1), 2).get_config()
+    del config["optimizer"]
+    with pytest.raises(TypeError, match="`optimizer`.*Received: None"):
+        AccumOptimizer.from_config(config)
+
+
 def test_config_round_trip():
     opt = AccumOptimizer(KO.AdamW(0.01, weight_decay=0.2), 4, mode="sum", leftover="discard")
     again = AccumOptimizer.from_config(opt.get_config())
@@ -461,9 +468,9 @@ def test_lowering_steps_mid_window_closes_it(tmp_path):
     x, y = data(8 * B)
     batches = micro_batches(x, y)
 
-    def hand():  # windows of 4, 2, 2 micro-batches, each the mean of its gradients
+    def hand(windows=((0, 4), (4, 6), (6, 8))):  # each window: the mean of its gradients
         model, opt = mlp(), KO.SGD(0.1)
-        for lo, hi in [(0, 4), (4, 6), (6, 8)]:
+        for lo, hi in windows:
             window = [grads(model, mse, *b) for b in batches[lo:hi]]
             opt.apply([sum(gs) / len(window) for gs in zip(*window, strict=True)],
                       model.trainable_variables)
@@ -476,6 +483,14 @@ def test_lowering_steps_mid_window_closes_it(tmp_path):
         opt.apply(grads(model, mse, *b), model.trainable_variables)
     assert int(opt.iterations) == 3 and opt.pending() == 0
     assert_weights(model.get_weights(), hand(), TOL64)
+
+    model, opt = mlp(), AccumOptimizer(KO.SGD(0.1), 4)  # lowered to 1: no window left behind
+    for i, b in enumerate(batches):
+        if i == 3:
+            opt.steps = 1
+        opt.apply(grads(model, mse, *b), model.trainable_variables)
+    assert int(opt.iterations) == 5 and opt.pending() == 0
+    assert_weights(model.get_weights(), hand([(0, 4)] + [(i, i + 1) for i in range(4, 8)]), TOL64)
 
     model = mlp()  # the same through an edited .keras file
     model.compile(optimizer=AccumOptimizer(KO.SGD(0.1), 4), loss="mse")
@@ -644,6 +659,10 @@ def test_bad_calls_name_the_argument():
         AccumOptimizer(inner, 2).apply(g, model.trainable_variables)
     with pytest.raises(ValueError, match="`steps`"):
         opt.steps = 0
+    before = [v.numpy() for v in opt.variables]
+    with pytest.raises(ValueError, match="`grads` must hold a gradient"):  # as plain Keras does
+        opt.apply([None] * len(g), model.trainable_variables)  # (it counted a micro-step before)
+    assert all(np.array_equal(a, v.numpy()) for a, v in zip(before, opt.variables, strict=True))
     with pytest.raises(TypeError, match="`discard`"):
         opt.flush(discard="no")  # a non-empty string would have discarded the window
     with pytest.raises(TypeError, match="`flush_every_epoch`"):
@@ -654,15 +673,30 @@ def test_bad_calls_name_the_argument():
         MicroBatchCount(dtype="float16")  # counts above 2048 would be rounded
 
 
-@pytest.mark.parametrize("argv", [["--steps", "0"], ["--windows", "-1"], ["--steps", "2.5"],
-                                  ["--out", "FILE"]])
-def test_cli_refuses_bad_options_before_work(argv, tmp_path, capsys):
-    existing = tmp_path / "file.txt"
+@pytest.mark.parametrize("out", ["FILE", "FILE/sub", "READONLY", "READONLY/sub"])
+def test_cli_refuses_bad_out_before_work(out, tmp_path, capsys, monkeypatch):
+    """A file, a folder under a file, a read-only folder: refused before training, nothing made."""
+    existing, readonly = tmp_path / "file.txt", tmp_path / "ro"
     existing.write_text("keep")
-    argv = [str(existing) if a == "FILE" else a for a in argv]
-    with pytest.raises(SystemExit):
-        main(argv)
-    assert argv[0] in capsys.readouterr().err and existing.read_text() == "keep"
+    readonly.mkdir()
+    readonly.chmod(0o555)
+    def no_training(*args, **kwargs):
+        """Stands in for the demo: the options must be refused before it runs."""
+        pytest.fail("the demo ran")
+
+    monkeypatch.setattr("accum_optimizer._demo", no_training)
+    if "READONLY" in out and os.access(readonly, os.W_OK):
+        readonly.chmod(0o755)
+        pytest.skip("this user (root) may write to read-only folders")
+    out = out.replace("FILE", str(existing)).replace("READONLY", str(readonly))
+    try:
+        with pytest.raises(SystemExit):
+            main(["--out", out])
+    finally:
+        readonly.chmod(0o755)
+    assert "--out" in capsys.readouterr().err and existing.read_text() == "keep"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt", "ro"]
+    assert not any(readonly.iterdir())
 
 
 def test_callback_needs_accum_optimizer():
@@ -713,8 +747,8 @@ def test_copied_file_fit_save_load_equals_big_batch(backend, tmp_path):
 # ----------------------------------------------------------------------------- data parallel
 
 
-def dist_worker(*args, timeout=240, env=None):
-    """Starts tests/_accum_optimizer_dist.py in a fresh interpreter; returns the process (not waited for)."""
+def dist_worker(*args, env=None):
+    """Starts tests/_accum_optimizer_dist.py in a fresh interpreter (not waited for)."""
     script = os.path.join(os.path.dirname(__file__), "_accum_optimizer_dist.py")
     env = dict(os.environ, **(env or {}))
     env.pop("TF_CONFIG", None)
