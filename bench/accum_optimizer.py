@@ -13,8 +13,16 @@ accum/builtin ratio is taken per round (same machine load) and summarised by med
 Per-micro-step time is a full window's time / n (it includes the one real update). It also reports
 optimizer state in MB.
 
+With `--mirrored` it instead runs `model.fit` under `tf.distribute.MirroredStrategy` over two
+logical CPU devices (global micro-batch 2 x 32): plain Adam at the micro-batch, AccumOptimizer(Adam,
+n) and Adam(gradient_accumulation_steps=n) (its error is recorded if it fails), each timed as one
+`fit` epoch of 6 windows, interleaved round by round, medians; and after the first epoch (6
+windows) each one's max |weights - big batch|, the big batch (2 x 32 x n rows) taken with plain
+Adam on one device. Times are taken inside each `fit` epoch (from its first step to its last).
+
     python bench/accum_optimizer.py            # ~3 minutes on 2 CPU cores
     python bench/accum_optimizer.py --rounds 5 --quick
+    python bench/accum_optimizer.py --mirrored --rounds 9
 """
 
 import argparse
@@ -137,6 +145,72 @@ def fmt_row(r: dict) -> str:
             f"{r['builtin_state_mb']:.2f} / {r['accum_state_mb']:.2f} ({r['model_mb']:.2f}) |")
 
 
+class EpochTimer(keras.callbacks.Callback):
+    """Wall time of each epoch, from its first step to its last (fit's set-up left out)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.t0 = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self.t0)
+
+
+def run_mirrored(args) -> None:
+    """Time per micro-step and distance from the big batch under MirroredStrategy (2 devices)."""
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    windows, micro = 6, 2 * MICRO  # global micro-batch: 2 replicas x 32 rows
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(windows * N * micro, 256)).astype("float32")
+    y = rng.integers(0, 10, size=(len(x),)).astype("int32")
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def fitted(make, batch, scope=True):
+        with strategy.scope() if scope else keras.name_scope("one_device"):
+            model = make_model(args.width)
+            model.compile(optimizer=make(), loss=loss)
+        model.fit(x, y, batch_size=batch, shuffle=False, verbose=0)  # 6 windows; traces
+        return model
+
+    big = fitted(lambda: keras.optimizers.Adam(1e-3), N * micro, scope=False).get_weights()
+    configs = {"plain": lambda: keras.optimizers.Adam(1e-3),
+               "accum": lambda: AccumOptimizer(keras.optimizers.Adam(1e-3), N),
+               "builtin": lambda: keras.optimizers.Adam(1e-3, gradient_accumulation_steps=N)}
+    models, notes = {}, {}
+    for label, make in configs.items():
+        try:
+            models[label] = fitted(make, micro)
+        except Exception as error:  # noqa: BLE001 - recorded in the table
+            lines = str(error).splitlines()  # the line saying why, if there is one
+            why = next((t for t in lines if "merge_call" in t), lines[0] if lines else "")
+            notes[label] = f"{type(error).__name__}: {why.strip()[:120]}"
+            continue
+        dist = max(float(np.abs(a - b).max())
+                   for a, b in zip(models[label].get_weights(), big, strict=True))
+        notes[label] = f"{dist:.1e}"
+    timers = {label: EpochTimer() for label in models}
+    labels = list(models)
+    for r in range(args.rounds):  # interleaved, order rotated each round (same machine load)
+        for label in labels[r % len(labels) :] + labels[: r % len(labels)]:
+            models[label].fit(x, y, batch_size=micro, shuffle=False, verbose=0,
+                              callbacks=[timers[label]])
+    per_step = {k: np.array(t.seconds) / (windows * N) for k, t in timers.items()}
+    print(f"| optimizer (Adam, 2 replicas x {MICRO} rows, n={N}) | ms per micro-step, median "
+          "| / plain, per round: median (IQR) | max abs weight diff from big batch, 6 windows |")
+    print("|---|---|---|---|")
+    for label in configs:
+        if label not in per_step:
+            print(f"| {label} | failed | - | {notes[label]} |")
+            continue
+        q1, q2, q3 = np.percentile(per_step[label] / per_step["plain"], [25, 50, 75])
+        print(f"| {label} | {1e3 * np.median(per_step[label]):.2f} | {q2:.3f} ({q1:.2f}-{q3:.2f}) "
+              f"| {notes[label]} |")
+    print(f"{args.rounds} rounds of one epoch ({windows * N} micro-steps) per optimizer")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15, help="timed rounds (medians)")
@@ -145,10 +219,18 @@ def main() -> None:
     parser.add_argument("--optimizers", default="SGD,Adam", help="comma-separated, e.g. Adam")
     parser.add_argument("--xla", default="off,on", help="comma-separated: off, on")
     parser.add_argument("--quick", action="store_true", help="tiny run to check the script")
+    parser.add_argument("--mirrored", action="store_true", help="MirroredStrategy, 2 CPU devices")
     args = parser.parse_args()
+    if args.mirrored:  # before TensorFlow starts its devices
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        two = [tf.config.LogicalDeviceConfiguration()] * 2
+        tf.config.set_logical_device_configuration(cpu, two)
     if args.quick:
         args.rounds, args.windows, args.width = 2, 2, 64
     print(f"keras {keras.__version__}, tensorflow {tf.__version__}, micro-batch {MICRO}, n={N}")
+    if args.mirrored:
+        run_mirrored(args)
+        return
     print(HEADER)
     run(args)
 
