@@ -353,12 +353,6 @@ def test_demo_trains_on_carry2_beats_a_baseline_and_round_trips(tmp_path):
         pytest.approx(result["exact"])
 
 
-@slow
-def test_demo_default_learns_two_digit_sums():
-    """The default demo (2-digit converge carry2, 8 epochs) gets most held-out sums right."""
-    assert bs._demo(log=lambda line: None)["exact"] > 0.5
-
-
 def _brute_sum(digits_text, reverse):
     return int(digits_text[::-1] if reverse else digits_text)
 
