@@ -47,7 +47,7 @@ Requirements: numpy (matplotlib for figures). Copy this file, keep this header. 
 
 __version__ = "0.1.0"
 __all__ = [
-    "ellipk", "ellipe", "ellipkinc", "ellipeinc", "carlson_rf", "carlson_rd", "ellipj",
+    "ellipk", "ellipe", "ellipeinc", "carlson_rf", "carlson_rd", "ellipj",
     "j0_zeros", "Troposkein", "troposkein", "troposkein_from_radius", "GravityRope",
     "rope_with_gravity", "collapse_gamma", "critical_speeds", "WhirlingMode", "whirling_mode",
     "plot_curves", "main",
@@ -224,25 +224,6 @@ def carlson_rd(x: ArrayLike, y: ArrayLike, z: ArrayLike) -> np.ndarray:
     return scale * series / (a * np.sqrt(a)) + 3 * tail
 
 
-def _reduce_amplitude(phi):
-    """phi = n pi + rest with |rest| <= pi/2; returns n and sin, cos of rest."""
-    phi = _reals("phi", phi, finite=True)
-    n = np.round(phi / np.pi)
-    rest = phi - n * np.pi
-    return n, np.sin(rest), np.cos(rest)
-
-
-def ellipkinc(phi: ArrayLike, m: ArrayLike, m1: ArrayLike | None = None) -> np.ndarray:
-    """Incomplete integral of the first kind F(phi | m) = sin R_F(cos^2, 1 - m sin^2, 1).
-
-    1 - m sin^2 is formed as cos^2 + m1 sin^2, so nothing cancels when m is close to 1.
-    """
-    m, m1 = _parameters(m, m1)
-    n, s, c = _reduce_amplitude(phi)
-    rest = s * carlson_rf(c * c, c * c + m1 * s * s, 1.0)  # cos(double) is never exactly 0
-    return rest if not np.any(n) else rest + 2 * n * ellipk(m, m1)
-
-
 def ellipeinc(phi: ArrayLike, m: ArrayLike, m1: ArrayLike | None = None) -> np.ndarray:
     """Incomplete integral of the second kind E(phi | m), in a form with positive terms only.
 
@@ -250,7 +231,9 @@ def ellipeinc(phi: ArrayLike, m: ArrayLike, m1: ArrayLike | None = None) -> np.n
     (DLMF 19.25.10); the usual s R_F - m s^3 R_D / 3 loses digits when m is close to 1.
     """
     m, m1 = _parameters(m, m1)
-    n, s, c = _reduce_amplitude(phi)
+    phi = _reals("phi", phi, finite=True)
+    n = np.round(phi / np.pi)  # phi = n pi + rest, |rest| <= pi/2: E gains 2 E(m) per n
+    s, c = np.sin(phi - n * np.pi), np.cos(phi - n * np.pi)
     delta2 = c * c + m1 * s * s  # > 0: cos of a double is never exactly 0
     rest = (m1 * s * carlson_rf(c * c, delta2, 1.0)
             + m * m1 * s ** 3 * carlson_rd(c * c, 1.0, delta2) / 3 + m * s * c / np.sqrt(delta2))
@@ -395,13 +378,9 @@ class Troposkein:
         return self._unit_tension * (1 + self.m)
 
     @property
-    def end_angle(self) -> float:
-        """Angle between the rope and the axis at an end, radians: tan = 2 sqrt(m) / m1."""
-        return math.atan2(2 * math.sqrt(self.m), self.m1)
-
-    @property
     def end_angle_deg(self) -> float:
-        return math.degrees(self.end_angle)
+        """Angle between the rope and the axis at an end, degrees: tan = 2 sqrt(m) / m1."""
+        return math.degrees(math.atan2(2 * math.sqrt(self.m), self.m1))
 
     @property
     def moment_of_inertia(self) -> float:
@@ -444,24 +423,6 @@ class Troposkein:
         sn, cn, _ = ellipj(u, self.m, self.m1)
         amplitude = np.arctan2(np.abs(sn), cn)  # am u in [0, pi] for u in [0, 2K]
         return self.span / (2 * self.K) * (2 * ellipeinc(amplitude, self.m, self.m1) / self.m1 - u)
-
-    def sample_by_arc_length(self, n: int = 1000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(s, z, r) at n points equally spaced along the rope.
-
-        z(s) is inverted by Newton's method (ds/dz = T/H > 0) started from interpolation in a
-        table of s(z); each Newton step is kept inside the rope.
-        """
-        s = np.linspace(0.0, self.length, _integer("n", n, 2, 10 ** 7))
-        table = np.linspace(0.0, self.span, 257)
-        z = np.interp(s, self.arc_length(table), table)
-        for _ in range(30):
-            dn = ellipj(self._u(z), self.m, self.m1)[2]
-            slope = (2 * dn * dn - self.m1) / self.m1
-            step = (self.arc_length(z) - s) / slope
-            z = np.clip(z - step, 0.0, self.span)
-            if np.max(np.abs(step)) <= 4 * _EPS * self.span:
-                break
-        return s, z, self(z)
 
 
 def _loads(span, omega, density) -> tuple[float, float, float]:
@@ -781,16 +742,6 @@ class WhirlingMode:
     r: np.ndarray
     depth: np.ndarray
     top_tension: float
-
-    @property
-    def free_end_radius(self) -> float:
-        return float(self.r[-1])
-
-    @property
-    def axis_crossings(self) -> int:
-        """Sign changes of r below the suspension point (round-off near r = 0 ignored)."""
-        r = self.r[np.abs(self.r) > 1e-6 * np.max(np.abs(self.r))]
-        return int(np.sum(np.sign(r[1:]) != np.sign(r[:-1])))
 
 
 def whirling_mode(length: float, omega: float, g: float = 9.81, mode: int = 1,
