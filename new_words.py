@@ -19,8 +19,8 @@ neighbouring characters together, count the pieces, back-check the long ones.  R
 Jianlin, "a better new word discovery algorithm" (kexue.fm, 2019), here with exact counts.
 
 1. Full-width ASCII becomes half-width; *pieces* are the runs of CJK characters (U+3007,
-   U+3400-4DBF, U+4E00-9FFF, U+F900-FAFF, U+20000-323AF) and ASCII letters and digits (with
-   ``ascii_units``, each ASCII run is one unit).  T = number of units in pieces.
+   U+3400-4DBF, U+4E00-9FFF, U+F900-FAFF, U+20000-323AF) and ASCII letters and digits.
+   T = number of characters in pieces.
 2. Count the 1..n-grams in pieces (n = ``order``) seen >= ``min_count`` times.  Cohesion of
    w = min over splits w = l + r of p(w) / (p(l) p(r)), p = count / T; G = the n-grams whose
    log cohesion reaches ``thresholds`` (default 2(k-1) for length k: 2, 4, 6).
@@ -71,8 +71,6 @@ import numpy as np
 
 _CJK = ((0x3007, 0x3007), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF),
         (0x20000, 0x323AF))
-_ASCII_BASE = 0x110000  # codes of ASCII runs (ascii_units=True) start past Unicode
-_ASCII_RUN = re.compile(r"[A-Za-z0-9]+")
 
 
 class Word(NamedTuple):
@@ -93,8 +91,7 @@ def _word_table() -> np.ndarray:
 
 
 def _code_points(block: str) -> tuple[np.ndarray, np.ndarray]:
-    """Normalised code points of `block` and the mask of its word characters. (U+3000 needs
-    no mapping: it is a separator like the space it normalises to.)"""
+    """Code points of `block`, full-width ASCII made half-width, and its word-character mask."""
     cp = np.frombuffer(block.encode("utf-32-le", "surrogatepass"), np.uint32).astype(np.int32)
     full = (cp - 0xFF01).astype(np.uint32) <= 0xFF5E - 0xFF01  # U+FF01..FF5E in one compare
     cp = np.where(full, cp - 0xFEE0, cp)
@@ -102,21 +99,11 @@ def _code_points(block: str) -> tuple[np.ndarray, np.ndarray]:
     return cp, table[np.minimum(cp, len(table) - 1)]
 
 
-def _to_codes(cp: np.ndarray, word: np.ndarray, ascii_vocab: dict[str, int] | None):
-    """Unit codes of a block, closed by a separator: 0 for separators, a code point or
-    (ascii_units) the code of an ASCII run otherwise."""
+def _to_codes(cp: np.ndarray, word: np.ndarray) -> np.ndarray:
+    """Codes of a block plus a closing separator: the code point, 0 for separators."""
     codes = np.zeros(len(cp) + 1, np.int32)
     codes[:-1] = np.where(word, cp, 0)
-    if ascii_vocab is None:
-        return codes
-    # one unit per ASCII run: the run's first position gets its code, the rest is dropped
-    text = cp.astype(np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
-    keep = np.ones(len(codes), bool)
-    for run in _ASCII_RUN.finditer(text):
-        start, end = run.span()
-        codes[start] = _ASCII_BASE + ascii_vocab.setdefault(run.group(), len(ascii_vocab))
-        keep[start + 1:end] = False
-    return codes[keep]
+    return codes
 
 
 def _blocks(item: str | os.PathLike, size: int, encoding: str) -> Iterator[str]:
@@ -141,9 +128,8 @@ def _blocks(item: str | os.PathLike, size: int, encoding: str) -> Iterator[str]:
             offset += len(data)
 
 
-def _chunks(source: list, size: int, encoding: str,
-            ascii_vocab: dict[str, int] | None) -> Iterator[np.ndarray]:
-    """Unit-code chunks that end with a separator (0), so no piece spans two chunks."""
+def _chunks(source: list, size: int, encoding: str) -> Iterator[np.ndarray]:
+    """Code chunks that end with a separator (0), so no piece spans two chunks."""
     for item in source:
         pending = []  # (code points, word mask) of the unfinished piece at the end
         for block in _blocks(item, size, encoding):
@@ -153,10 +139,10 @@ def _chunks(source: list, size: int, encoding: str,
                 continue
             cut = len(word) - int(np.argmax(~word[::-1]))  # just after the last separator
             parts = [*pending, (cp[:cut], word[:cut])]
-            yield _to_codes(*map(np.concatenate, zip(*parts, strict=True)), ascii_vocab)
+            yield _to_codes(*map(np.concatenate, zip(*parts, strict=True)))
             pending = [(cp[cut:], word[cut:])]
         if sum(len(cp) for cp, _ in pending):
-            yield _to_codes(*map(np.concatenate, zip(*pending, strict=True)), ascii_vocab)
+            yield _to_codes(*map(np.concatenate, zip(*pending, strict=True)))
 
 
 def _map(fn: Callable, chunks: Iterator[np.ndarray], workers: int) -> Iterator:
@@ -177,8 +163,7 @@ def _map(fn: Callable, chunks: Iterator[np.ndarray], workers: int) -> Iterator:
 # ---------------------------------------------------------------- exact n-gram tables
 
 class _Level(NamedTuple):
-    """The frequent k-grams of one order. A k-gram's key is rank(prefix) * base + last unit id,
-    so `keys` (sorted) identify k-grams of any order without packing limits."""
+    """The frequent k-grams of one order, keyed rank(prefix) * base + id(last unit)."""
 
     keys: np.ndarray  # int64, sorted
     counts: np.ndarray  # int64
@@ -192,8 +177,7 @@ def _lookup(table: np.ndarray, keys: np.ndarray, ok: np.ndarray) -> np.ndarray:
     if len(table) == 0:
         return rank
     where = np.flatnonzero(ok)
-    order = np.argsort(keys[where])  # sorted queries search several times faster
-    where = where[order]
+    where = where[np.argsort(keys[where])]  # sorted queries search several times faster
     query = keys[where]
     pos = np.searchsorted(table, query)
     hit = table[np.minimum(pos, len(table) - 1)] == query
@@ -216,19 +200,14 @@ def _ranks(ids: np.ndarray, levels: list[_Level], upto: int, base: int) -> list[
     return ranks
 
 
-def _unique_counts(keys: np.ndarray, counts: np.ndarray | None = None):
-    """Sorted distinct keys with their summed counts (counts default to 1 per key)."""
-    if counts is None:
-        keys = np.sort(keys)
-    else:
-        order = np.argsort(keys)
-        keys, counts = keys[order], counts[order]
-    start = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else keys[:0]
-    if counts is None:
-        sums = np.diff(np.r_[start, len(keys)])
-    else:
-        sums = np.add.reduceat(counts, start) if len(keys) else counts[:0]
-    return keys[start], sums.astype(np.int64)
+def _unique_counts(keys: np.ndarray, counts: np.ndarray):
+    """Sorted distinct keys with their summed counts."""
+    if len(keys) == 0:
+        return keys, counts
+    order = np.argsort(keys)
+    keys, counts = keys[order], counts[order]
+    start = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    return keys[start], np.add.reduceat(counts, start)
 
 
 def _merge_all(tables: Iterable[tuple[np.ndarray, np.ndarray]]):
@@ -255,10 +234,9 @@ def _level(keys: np.ndarray, counts: np.ndarray, levels: list[_Level], base: int
     parent, last = keys // base, keys % base
     if len(levels) == 2:  # bigrams: the suffix is the last unit itself
         suffix = last - 1
-    else:
+    else:  # the suffix of the prefix, extended by the last unit
         prev = levels[-1]
-        skeys = prev.suffix[parent] * base + last
-        suffix = _lookup(prev.keys, skeys, np.ones(len(keys), bool))
+        suffix = _lookup(prev.keys, prev.suffix[parent] * base + last, np.ones(len(keys), bool))
     return _Level(keys, counts, parent, suffix)
 
 
@@ -291,8 +269,8 @@ def _decode(levels: list[_Level], k: int, ranks: np.ndarray, units: list[str]) -
 # ---------------------------------------------------------------- re-segmentation
 
 def _segments(ids: np.ndarray, ranks: list[np.ndarray], cohesive: list[np.ndarray], order: int):
-    """Cut where no cohesive n-gram spans a gap; return segment starts, lengths and
-    the per-order masks `inside[k][i]` = the k-gram at i is in G."""
+    """Cut where no n-gram of G spans a gap: segment starts, lengths, and inside[k][i] = the
+    k-gram at i is in G."""
     covered = np.zeros(max(len(ids) - 1, 0), bool)  # gap i lies between units i and i + 1
     inside = [None, None]
     for k in range(2, order + 1):
@@ -302,9 +280,8 @@ def _segments(ids: np.ndarray, ranks: list[np.ndarray], cohesive: list[np.ndarra
         inside.append(in_g)
         for j in range(k - 1):  # a k-gram at s spans the gaps s .. s + k - 2
             covered[j:j + len(in_g)] |= in_g
-    starts = ids > 0
+    starts, ends = ids > 0, ids > 0
     starts[1:] &= ~covered
-    ends = ids > 0
     ends[:-1] &= ~covered
     starts, ends = np.flatnonzero(starts), np.flatnonzero(ends)
     return starts, ends - starts + 1, inside
@@ -327,11 +304,9 @@ def _count_segments(ids, ranks, cohesive, order, sizes):
     return counts, long
 
 
-# ---------------------------------------------------------------- public API
+# ---------------------------------------------------------------- checking arguments
 
 _MAX_ORDER, _MAX_CHUNK, _MAX_WORKERS = 32, 1 << 30, 64
-_BOMS = {codecs.BOM_UTF32_LE: "utf-32", codecs.BOM_UTF32_BE: "utf-32",
-         codecs.BOM_UTF16_LE: "utf-16", codecs.BOM_UTF16_BE: "utf-16"}
 
 
 def _check_int(name: str, value, low: int, high: int) -> None:
@@ -343,8 +318,8 @@ def _check_int(name: str, value, low: int, high: int) -> None:
 
 
 def _check_file(item: os.PathLike, encoding: str) -> None:
-    """A corpus file must exist, be readable and start as valid `encoding` (checked on its
-    first 64 KB, so a wrong encoding shows before the long work, not in the middle of it)."""
+    """A corpus file must be a readable regular file whose first block decodes, so that a
+    wrong encoding shows before the long work, not in the middle of it."""
     name = os.fspath(item)
     if not os.path.exists(item):
         raise FileNotFoundError(f"`texts` must name existing files, received {name} (corpus "
@@ -352,37 +327,25 @@ def _check_file(item: os.PathLike, encoding: str) -> None:
     if not os.path.isfile(item):  # a directory, FIFO or device cannot be read order + 1 times
         raise ValueError(f"`texts` must name regular files, received {name}.")
     try:
-        with open(item, "rb") as f:
-            head = f.read(1 << 16)
+        next(_blocks(item, 1 << 16, encoding))
     except OSError as err:
         raise PermissionError(f"`texts` must name readable files, received {name} "
                               f"({err.strerror}).") from None
-    bom = next((b for b in _BOMS if head.startswith(b)), None)
-    if bom and not codecs.lookup(encoding).name.startswith(_BOMS[bom]):
-        raise ValueError(f"`encoding` must match the file, received {encoding!r} for {name}, "
-                         f"which starts with a {_BOMS[bom].upper()} byte-order mark; pass "
-                         f"encoding={_BOMS[bom]!r}.")
-    try:
-        codecs.getincrementaldecoder(encoding)("strict").decode(head, final=False)
-    except UnicodeDecodeError as err:
-        raise ValueError(f"{name}: not valid {encoding} at byte offset {err.start} "
-                         f"({err.reason}); pass the right `encoding`.") from None
 
 
-def _check_args(texts, min_count, order, thresholds, chunk_size, workers, encoding, exclude,
-                progress):
+def _check_args(texts, min_count, order, thresholds, chunk_size, workers, encoding, progress):
     """Validate the arguments of discover(); return (source list, thresholds tuple)."""
     _check_int("min_count", min_count, 1, 2 ** 62)
     _check_int("order", order, 2, _MAX_ORDER)  # each order is one more pass over the corpus
     _check_int("chunk_size", chunk_size, 1, _MAX_CHUNK)
     _check_int("workers", workers, 1, _MAX_WORKERS)
     if thresholds is None:
-        thresholds = tuple(2.0 * (k - 1) for k in range(2, order + 1))
-    if isinstance(thresholds, (str, bytes)):  # "246" would pass as (2, 4, 6)
-        raise TypeError(f"`thresholds` must be a sequence of numbers, received {thresholds!r}.")
-    values = list(thresholds) if isinstance(thresholds, Iterable) else [None]
+        thresholds = [2.0 * (k - 1) for k in range(2, order + 1)]
+    # a str or bytes is refused whole: "246" is not (2, 4, 6), nor b"246" (50, 52, 54)
+    many = isinstance(thresholds, Iterable) and not isinstance(thresholds, (str, bytes))
+    values = list(thresholds) if many else [thresholds]
     if not all(isinstance(t, (int, float, np.integer, np.floating)) and not isinstance(t, bool)
-               for t in values):  # True and "2" are not thresholds; +-inf are allowed
+               for t in values):  # True is not a threshold; +-inf are allowed
         raise ValueError(f"`thresholds` must be numbers, received {thresholds!r}.")
     thresholds = tuple(map(float, values))
     if any(t != t for t in thresholds):
@@ -396,9 +359,6 @@ def _check_args(texts, min_count, order, thresholds, chunk_size, workers, encodi
         text_codec = False
     if not text_codec:  # base64 and rot13 are codecs, but not of text
         raise ValueError(f"`encoding` must be a known text codec, received {encoding!r}.")
-    if isinstance(exclude, (str, os.PathLike)) or not isinstance(exclude, Iterable):
-        raise TypeError(f"`exclude` must be a collection of words (read a word file first), "
-                        f"received {exclude!r}.")
     if progress is not None and not callable(progress):
         raise TypeError(f"`progress` must be callable or None, received {progress!r}.")
     source = [texts] if isinstance(texts, (str, os.PathLike)) else texts
@@ -415,48 +375,45 @@ def _check_args(texts, min_count, order, thresholds, chunk_size, workers, encodi
     return source, thresholds
 
 
+# ---------------------------------------------------------------- discovery
+
 def discover(texts: str | os.PathLike | Iterable[str | os.PathLike], min_count: int = 8,
              order: int = 4, thresholds: Iterable[float] | None = None, *,
-             ascii_units: bool = False, exclude: Iterable[str] = (), encoding: str = "utf-8",
-             chunk_size: int = 1 << 21, workers: int = 1,
+             encoding: str = "utf-8", chunk_size: int = 1 << 21, workers: int = 1,
              progress: Callable[[int, int, int], None] | None = None) -> list[Word]:
     """Discover the words of a corpus (cohesion -> re-segmentation -> back-check).
 
     Args:
         texts: a text (str), a file (os.PathLike), or a list of them; read order + 1 times.
         min_count: minimum count of an n-gram and of a final word.
-        order: longest n-gram n (>= 2).
+        order: longest n-gram n, 2..32.
         thresholds: minimum natural-log cohesion for lengths 2..order (default 2(k-1)).
-        ascii_units: count each run of ASCII letters/digits as a single unit.
-        exclude: words left out of the result (e.g. a known dictionary).
         encoding: encoding of the files.
-        chunk_size: block size (characters of a str, bytes of a file); the result does not
-            depend on it, memory does.
-        workers: threads counting chunks in parallel (the result does not depend on it).
+        chunk_size: block size (characters of a str, bytes of a file); sets the memory only.
+        workers: threads counting chunks in parallel; sets the speed only.
         progress: called as progress(pass_number, passes, units_done) after each chunk.
 
     Returns:
-        A list of `Word(word, count, score)` sorted by decreasing count, then by word.
+        `Word(word, count, score)` records by decreasing count, then by word; score is the log
+        cohesion of words of length 2..order, else None.
 
     Raises:
-        ValueError: bad min_count/order/thresholds/chunk_size/workers/encoding, or a file that
-            is not valid in `encoding` (the message names the file and the byte offset).
-        TypeError: `texts` is not text, a path or a re-readable collection of them.
-        FileNotFoundError: a corpus file does not exist (checked before any work).
+        ValueError: a bad argument, or a file not valid in `encoding` (named, with the offset).
+        TypeError: an argument of the wrong type.
+        OSError: a corpus file is missing or unreadable (checked before any work).
     """
     source, thresholds = _check_args(texts, min_count, order, thresholds, chunk_size, workers,
-                                     encoding, exclude, progress)
-    vocab = {} if ascii_units else None
+                                     encoding, progress)
 
     def passes(number, fn):  # one pass over the corpus: fn on each chunk, in order
         done = 0
-        for ids, result in _map(fn, _chunks(source, chunk_size, encoding, vocab), workers):
+        for ids, result in _map(fn, _chunks(source, chunk_size, encoding), workers):
             done += len(ids)
             if progress:
                 progress(number, order + 1, done)
             yield result
 
-    # pass 1: unit counts -> ids 1..V for the frequent units, 0 for rare ones and separators
+    # pass 1: character counts -> ids 1..V for the frequent ones, 0 for the rest and separators
     unit_counts = np.zeros(1, np.int64)
     for c in passes(1, lambda codes: (codes, np.bincount(codes))):
         unit_counts = np.pad(unit_counts, (0, max(0, len(c) - len(unit_counts))))
@@ -467,8 +424,7 @@ def discover(texts: str | os.PathLike | Iterable[str | os.PathLike], min_count: 
     base = len(frequent) + 1
     lut = np.zeros(len(unit_counts), np.int32)
     lut[frequent] = np.arange(1, base, dtype=np.int32)
-    names = {v: k for k, v in (vocab or {}).items()}
-    units = [""] + [chr(c) if c < _ASCII_BASE else names[c - _ASCII_BASE] for c in frequent]
+    units = [""] + [chr(c) for c in frequent]
     empty = np.empty(0, np.int64)
     levels = [None, _Level(np.arange(1, base), unit_counts[frequent], empty, empty)]
 
@@ -476,9 +432,9 @@ def discover(texts: str | os.PathLike | Iterable[str | os.PathLike], min_count: 
     for k in range(2, order + 1):
         def count(codes, k=k):
             ids = lut[codes]
-            ranks = _ranks(ids, levels, k - 1, base)
-            keys, ok = _candidates(ranks[k - 1], ids, k, base)
-            return ids, _unique_counts(keys[ok])
+            keys, ok = _candidates(_ranks(ids, levels, k - 1, base)[k - 1], ids, k, base)
+            keys, counts = np.unique(keys[ok], return_counts=True)
+            return ids, (keys, counts.astype(np.int64))
         levels.append(_level(*_merge_all(passes(k, count)), levels, base, min_count))
 
     scores = [None, None] + [_cohesion(levels, k, total) for k in range(2, order + 1)]
@@ -495,11 +451,11 @@ def discover(texts: str | os.PathLike | Iterable[str | os.PathLike], min_count: 
         for k in range(1, order + 1):
             seg_counts[k] += counts[k]
         long.update(longer)
-    return _collect(levels, scores, seg_counts, long, units, min_count, set(exclude))
+    return _collect(levels, scores, seg_counts, long, units, min_count)
 
 
-def _collect(levels, scores, seg_counts, long, units, min_count, exclude) -> list[Word]:
-    """Turn the segment counts into sorted Word records."""
+def _collect(levels, scores, seg_counts, long, units, min_count) -> list[Word]:
+    """Turn the segment counts into Word records, by decreasing count, then by word."""
     words = []
     for k in range(1, len(levels)):
         ranks = np.flatnonzero(seg_counts[k] >= min_count)
@@ -509,8 +465,7 @@ def _collect(levels, scores, seg_counts, long, units, min_count, exclude) -> lis
     for key, n in long.items():
         if n >= min_count:
             words.append(("".join(units[i] for i in np.frombuffer(key, np.int32)), n, None))
-    words.sort(key=lambda w: (-w[1], w[0]))
-    return [Word(*w) for w in words if w[0] not in exclude]
+    return [Word(*w) for w in sorted(words, key=lambda w: (-w[1], w[0]))]
 
 
 def _lines(words: Iterable[Word], fmt: str) -> Iterator[str]:
@@ -564,9 +519,9 @@ def _temp_file(folder: str) -> tuple[int, str]:
 
 
 def _write_lines(lines: Iterable[str], path, name: str = "path") -> None:
-    """Write text lines to `path` atomically: a temporary file in the target's folder that
-    takes the mode of the file it replaces, renamed at the end and removed on any error or
-    interruption. A device or FIFO (e.g. /dev/stdout) is written directly."""
+    """Write text lines to `path` atomically: a temporary file beside the target, with the
+    mode of the file it replaces, renamed at the end and removed on any error or interruption
+    (no partial file); a symlink is written through, a device or FIFO directly."""
     target = _check_output(path, name)
     if os.path.exists(target) and not os.path.isfile(target):
         with open(target, "w", encoding="utf-8", newline="\n") as f:
@@ -588,9 +543,7 @@ def _write_lines(lines: Iterable[str], path, name: str = "path") -> None:
 
 
 def write_words(words: Iterable[Word], path: str | os.PathLike, fmt: str = "tsv") -> None:
-    """Write words atomically (an interrupted write leaves no partial or temporary file),
-    keeping the mode of a file it replaces; a symlink is written through to its target, a
-    device or FIFO directly.
+    """Write words atomically, as `_write_lines` does.
 
     Args:
         words: records from `discover`.
@@ -824,7 +777,7 @@ def _on_sigterm(signum, frame):
     raise SystemExit(128 + signum)
 
 
-def _read_exclude(path: Path) -> list[str]:
+def _read_exclude(path: Path) -> set[str]:
     """First field of each non-blank line of a UTF-8 word list (a jieba dict or our TSV)."""
     if not path.is_file():
         raise FileNotFoundError(f"`--exclude` must be an existing word file, received {path}.")
@@ -833,7 +786,7 @@ def _read_exclude(path: Path) -> list[str]:
     except UnicodeDecodeError as err:
         raise ValueError(f"`--exclude` must be UTF-8, received {path} (not valid UTF-8 at "
                          f"byte offset {err.start}).") from None
-    return [line.split()[0] for line in lines if line.strip()]
+    return {line.split()[0] for line in lines if line.strip()}
 
 
 def _top_words(words: list[Word], n: int = 20) -> str:
@@ -842,31 +795,78 @@ def _top_words(words: list[Word], n: int = 20) -> str:
     return f"top {len(top)} multi-character words (count): " + ", ".join(top)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line: discover the words of CORPUS files, write them as TSV or a jieba
-    dictionary, and (--segment) the corpus split into those words."""
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description="Unsupervised Chinese new-word discovery (cohesion + re-segmentation).",
         epilog="example: python new_words.py corpus.txt -o words.tsv --segment corpus.seg.txt")
     add = parser.add_argument
-    add("corpus", nargs="*", type=Path, help="UTF-8 text files (see --encoding); read order + 1 "
-        "times, so not standard input")
-    add("-o", "--out", help="output file (default: standard output); a symlink is written "
-        "through to its target")
+    add("corpus", nargs="*", type=Path, help="text files, read order + 1 times (so not stdin)")
+    add("-o", "--out", help="output file (default: standard output)")
     add("--segment", metavar="OUT", help="also write the corpus split into the words found, "
         "tokens separated by spaces, line for line")
     add("--min-count", type=int, default=8, help="minimum count of n-grams and words (8)")
     add("--order", type=int, default=4, help=f"longest n-gram, 2..{_MAX_ORDER} (4)")
     add("--thresholds", help="log-cohesion thresholds for lengths 2..order (2,4,6)")
-    add("--exclude", type=Path, help="known words, one per line (first field)")
+    add("--exclude", type=Path, help="known words to leave out, one per line (first field)")
     add("--format", choices=("tsv", "jieba"), default="tsv",
         help="tsv: header + word, count, log cohesion; jieba: `word count`")
-    add("--encoding", default="utf-8", help="corpus encoding, e.g. gb18030")
-    add("--ascii-units", action="store_true", help="each run of ASCII letters/digits is a unit")
+    add("--encoding", default="utf-8", help="corpus encoding, e.g. gb18030 (utf-8)")
     add("--chunk-size", type=int, default=1 << 21, help=f"bytes per block, 1..{_MAX_CHUNK}")
     add("--workers", type=int, default=1, help=f"counting threads, 1..{_MAX_WORKERS} (1)")
     add("--quiet", action="store_true", help="no progress line")
     add("--demo", action="store_true", help="run on a small generated corpus")
+    return parser
+
+
+def _run(args: argparse.Namespace) -> None:
+    """The CLI's work; every argument and output is checked before the corpus is read."""
+    if Path("-") in args.corpus:
+        raise ValueError("`corpus` must be files, received '-' (standard input cannot be "
+                         "read order + 1 times; save it to a file first).")
+    try:
+        thresholds = args.thresholds and [float(t) for t in args.thresholds.split(",")]
+    except ValueError:
+        raise ValueError(f"`--thresholds` must be comma-separated numbers, received "
+                         f"{args.thresholds!r}.") from None
+    inputs = [p for p in [*args.corpus, args.exclude] if p is not None]
+    for name, path in (("--out", args.out), ("--segment", args.segment)):
+        if path:
+            _check_output(path, name, inputs)
+            inputs.append(path)  # --out and --segment must differ too
+    exclude = _read_exclude(args.exclude) if args.exclude else set()
+    started, total = time.time(), [0]
+
+    def progress(number, passes, done):  # one line on stderr, rewritten after each chunk
+        total[0] = done if number == 1 else total[0]
+        share = f" ({100 * done / total[0]:.0f}%)" if number > 1 and total[0] else ""
+        print(f"\rpass {number}/{passes}: {done / 1e6:.1f}M characters{share}, "
+              f"{time.time() - started:.0f}s ", end="", file=sys.stderr, flush=True)
+    words = discover(args.corpus, args.min_count, args.order, thresholds,
+                     encoding=args.encoding,
+                     chunk_size=args.chunk_size, workers=args.workers,
+                     progress=None if args.quiet else progress)
+    words = [w for w in words if w.word not in exclude]
+    if not args.quiet:
+        print(file=sys.stderr)
+    if args.segment:
+        try:
+            lex = _lexicon(words)
+        except ValueError:
+            raise ValueError("`--segment` needs words of CJK characters, received none "
+                             "from this corpus; lower --min-count or --thresholds.") from None
+        _write_lines(_segmented_lines(args.corpus, lex, args.encoding), args.segment,
+                     "--segment")
+    if args.out:
+        _write_lines(_lines(words, args.format), args.out, "--out")
+        print(_top_words(words))
+    else:
+        sys.stdout.writelines(_lines(words, args.format))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: discover the words of CORPUS files, write them as TSV or a jieba
+    dictionary, and (--segment) the corpus split into those words."""
+    parser = _parser()
     args = parser.parse_args(argv)
     if args.demo:
         words = _demo()
@@ -878,49 +878,10 @@ def main(argv: list[str] | None = None) -> int:
         print("error: give one or more CORPUS files (there is no default corpus); see --help",
               file=sys.stderr)
         return 2
-    started, total = time.time(), [0]
-
-    def progress(number, passes, done):  # one line on stderr, rewritten after each chunk
-        total[0] = done if number == 1 else total[0]
-        share = f" ({100 * done / total[0]:.0f}%)" if number > 1 and total[0] else ""
-        if not args.quiet:
-            print(f"\rpass {number}/{passes}: {done / 1e6:.1f}M characters{share}, "
-                  f"{time.time() - started:.0f}s ", end="", file=sys.stderr, flush=True)
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
-    try:  # every argument and output is checked before the corpus is read
-        if Path("-") in args.corpus:
-            raise ValueError("`corpus` must be files, received '-' (standard input cannot be "
-                             "read order + 1 times; save it to a file first).")
-        try:
-            thresholds = args.thresholds and [float(t) for t in args.thresholds.split(",")]
-        except ValueError:
-            raise ValueError(f"`--thresholds` must be comma-separated numbers, received "
-                             f"{args.thresholds!r}.") from None
-        inputs = [p for p in [*args.corpus, args.exclude] if p is not None]
-        for name, path in (("--out", args.out), ("--segment", args.segment)):
-            if path:
-                _check_output(path, name, inputs)
-                inputs.append(path)  # --out and --segment must differ too
-        exclude = _read_exclude(args.exclude) if args.exclude else []
-        words = discover(args.corpus, args.min_count, args.order, thresholds,
-                         ascii_units=args.ascii_units, exclude=exclude, encoding=args.encoding,
-                         chunk_size=args.chunk_size, workers=args.workers, progress=progress)
-        if not args.quiet:
-            print(file=sys.stderr)
-        if args.segment:
-            try:
-                lex = _lexicon(words)
-            except ValueError:
-                raise ValueError("`--segment` needs words of CJK characters, received none "
-                                 "from this corpus; lower --min-count or --thresholds.") from None
-            lines = _segmented_lines(args.corpus, lex, args.encoding)
-            _write_lines(lines, args.segment, "--segment")
-        if args.out:
-            _write_lines(_lines(words, args.format), args.out, "--out")
-            print(_top_words(words))
-        else:
-            sys.stdout.writelines(_lines(words, args.format))
+    try:
+        _run(args)
     except (OSError, ValueError, TypeError) as err:
         print(f"\nerror: {err}", file=sys.stderr)
         return 1

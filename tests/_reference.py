@@ -16,22 +16,11 @@ NEW_WORDS_PIECE = re.compile("[\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
                              "\U00020000-\U000323afA-Za-z0-9]+")
 
 
-def new_words_reference(text, min_count=8, order=4, thresholds=None, ascii_units=False,
-                        raw=None):
-    """new_words.discover with plain dicts and a per-gap loop. Each ASCII run becomes one
-    private-use character when ascii_units, so that every unit is one str character.
-    Returns sorted (word, count, score) tuples; `raw` (a Counter) gets the segment counts."""
+def new_words_reference(text, min_count=8, order=4, thresholds=None, raw=None):
+    """new_words.discover with plain dicts and a per-gap loop. Returns sorted (word, count,
+    score) tuples; `raw` (a Counter) gets the segment counts."""
     thresholds = thresholds or [2 * (k - 1) for k in range(2, order + 1)]
     pieces = NEW_WORDS_PIECE.findall(text.translate(NEW_WORDS_FULL_WIDTH))
-    names = {}
-    if ascii_units:
-        runs = {}
-
-        def unit(m):
-            ch = runs.setdefault(m.group(), chr(0xF0000 + len(runs)))
-            names[ch] = m.group()
-            return ch
-        pieces = [re.sub("[A-Za-z0-9]+", unit, p) for p in pieces]
     ngrams = Counter()
     for p in pieces:
         for k in range(1, order + 1):
@@ -63,8 +52,7 @@ def new_words_reference(text, min_count=8, order=4, thresholds=None, ascii_units
         if len(w) > order and any(w[i:i + order] not in good
                                   for i in range(len(w) - order + 1)):
             continue
-        text_w = "".join(names.get(ch, ch) for ch in w)
-        words.append((text_w, c, score[w] if 2 <= len(w) <= order else None))
+        words.append((w, c, score[w] if 2 <= len(w) <= order else None))
     return sorted(words, key=lambda w: (-w[1], w[0]))
 
 
