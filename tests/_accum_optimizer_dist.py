@@ -110,7 +110,8 @@ def adam_ema():
 
 
 def compare(strategy, dtype="float32"):
-    """AccumOptimizer under `strategy` vs the plain optimizer on one device: distances."""
+    """AccumOptimizer under `strategy` vs the plain optimizer on one device: distances, and
+    AccumOptimizer's weights after every window."""
     x, y = data(dtype)
     micro, big = REPLICAS * B, REPLICAS * B * N
     loss = keras.losses.MeanSquaredError(dtype=dtype)  # a float32 loss would round float64 grads
@@ -119,7 +120,7 @@ def compare(strategy, dtype="float32"):
     ref, _ = train(lambda: mlp(dtype), adam_ema, big, 1, x, y, loss=loss)
     moved = distance(ref[-1:], [mlp(dtype).get_weights()])
     return {"adam_ema": distance(ours, ref), "moved": moved,
-            "iterations": int(model.optimizer.iterations.numpy())}
+            "iterations": int(model.optimizer.iterations.numpy())}, ours
 
 
 def weighted(strategy):
@@ -168,24 +169,30 @@ def clipping_and_ema_overwrite(strategy):
     return result
 
 
-def resume(strategy, folder):
-    """Saved 4 micro-steps in (one window + 1), reloaded in the scope, trained on: same weights."""
+def resume(strategy, folder, uninterrupted):
+    """ModelCheckpoint 2 micro-steps into the second window (.keras, and weights-only), reloaded
+    in the strategy's scope or on one device, trained on: the uninterrupted run's weights."""
     x, y = data()
-    micro = REPLICAS * B
-
-    class SaveAt(keras.callbacks.Callback):
-        def on_train_batch_end(self, batch, logs=None):
-            if batch == N:  # N + 1 micro-steps done
-                self.model.save(Path(folder) / "mid.keras")
-
-    whole, _ = train(mlp, lambda: AccumOptimizer(adam_ema(), N), micro, N, x, y, strategy,
-                     callbacks=[SaveAt()])
-    with strategy.scope():
-        model = keras.models.load_model(Path(folder) / "mid.keras")
-    pending = model.optimizer.pending()
-    model.fit(x[(N + 1) * micro :], y[(N + 1) * micro :], batch_size=micro, shuffle=False,
-              verbose=0)
-    return {"resume": distance(whole[-1:], [model.get_weights()]), "resume_pending": pending}
+    micro, done = REPLICAS * B, N + 2
+    saves = [keras.callbacks.ModelCheckpoint(Path(folder) / "mid.keras", save_freq=done),
+             keras.callbacks.ModelCheckpoint(Path(folder) / "mid.weights.h5", save_freq=done,
+                                             save_weights_only=True)]
+    train(mlp, lambda: AccumOptimizer(adam_ema(), N), micro, N, x, y, strategy, callbacks=saves)
+    result = {}
+    for label, scope in [("resume", strategy.scope()), ("resume_one_device", keras.name_scope("1")),
+                         ("resume_weights_only", strategy.scope())]:
+        with scope:
+            if label == "resume_weights_only":
+                model = mlp()
+                model.compile(optimizer=AccumOptimizer(adam_ema(), N), loss="mse")
+                model.optimizer.build(model.trainable_variables)
+                model.load_weights(Path(folder) / "mid.weights.h5")
+            else:
+                model = keras.models.load_model(Path(folder) / "mid.keras")
+        result[label + "_pending"] = model.optimizer.pending()
+        model.fit(x[done * micro :], y[done * micro :], batch_size=micro, shuffle=False, verbose=0)
+        result[label] = distance(uninterrupted[-1:], [model.get_weights()])
+    return result
 
 
 def custom_loop(strategy, index):
@@ -245,11 +252,12 @@ def main():
     if MODE == "worker":
         result.update(custom_loop(strategy, int(sys.argv[2])))
     else:
-        result.update(compare(strategy))
+        distances, uninterrupted = compare(strategy)
+        result.update(distances)
         result.update(weighted(strategy))
         result.update(clipping_and_ema_overwrite(strategy))
-        result.update(resume(strategy, sys.argv[2]))
-        result["adam_ema_float64"] = compare(strategy, "float64")["adam_ema"]
+        result.update(resume(strategy, sys.argv[2], uninterrupted))
+        result["adam_ema_float64"] = compare(strategy, "float64")[0]["adam_ema"]
     print("RESULT", json.dumps(result))
 
 
