@@ -166,11 +166,13 @@ class AccumOptimizer(keras.optimizers.Optimizer):
     Data parallel: build the model and both optimizers in a `tf.distribute.MirroredStrategy` or
     `MultiWorkerMirroredStrategy` scope. Replicas sum their own micro-batches; a window's sums are
     all-reduced once: the update is one device's on replicas x micro-batch x `steps` rows,
-    `global_clipnorm` included (plain Keras clips per replica); counts are summed over replicas.
-    Custom loops scale the loss by 1 / replicas, as `fit` does. `ema_overwrite_frequency` fails
-    there with or without this wrapper ("merge_call called while defining a new graph"). JAX's
-    `keras.distribution.DataParallel` needs nothing more. torch.distributed is not supported:
-    nothing here all-reduces on torch, so each process would update its own copy.
+    `global_clipnorm` included (plain Keras clips per replica); counts are summed over replicas;
+    a mid-window save resumes exactly. Keras 3's `fit` fails under MultiWorkerMirroredStrategy
+    ("Attempt to convert a value (PerReplica...)", plain or wrapped): `strategy.run` a step that
+    calls `apply` there, its loss scaled by 1 / replicas as `fit` does. `ema_overwrite_frequency`
+    fails under tf.distribute, plain or wrapped ("merge_call called while defining a new graph").
+    JAX's `keras.distribution.DataParallel` needs nothing more. torch.distributed is not
+    supported and raises no error: nothing here all-reduces on torch, each process updates alone.
     """
 
     def __init__(self, optimizer: keras.optimizers.Optimizer, steps: int, mode: str = "mean",

@@ -803,6 +803,8 @@ def test_multi_worker_strategy_equals_one_device_big_batch():
             p.kill()
     for r in results:
         assert r["replicas"] == 2 and r["iterations"] == 3 and r["adam_ema"] < 1e-6
+        for key in ("fit_plain", "fit_accum"):  # as documented: Keras 3's fit fails here
+            assert r[key].startswith("ValueError: Attempt to convert a value"), r[key]
 
 
 def test_jax_data_parallel_equals_one_device_big_batch():
