@@ -30,10 +30,9 @@ Jianlin, "a better new word discovery algorithm" (kexue.fm, 2019), here with exa
 4. ``segment`` splits text into the most probable sequence of the words found (unigram
    model, as jieba without its HMM); numbers and dates are kept whole by rule.
 
-How: characters become ids; a k-gram is the key rank(prefix) * (V + 1) + id(last character),
-so counting is a sort and a lookup is a binary search.  The corpus is read ``order + 1``
-times in blocks, so files larger than memory work; the result depends neither on the block
-size nor on the threads (the tests check it against a brute force).
+How: a k-gram is the key rank(prefix) * (V + 1) + id(last character), so counting is a sort
+and a lookup a binary search.  The corpus is read ``order + 1`` times in blocks, so files
+larger than memory work; the result depends neither on the block size nor on the threads.
 
 Usage::
 
@@ -106,12 +105,12 @@ def _to_codes(cp: np.ndarray, word: np.ndarray) -> np.ndarray:
     return codes
 
 
-def _blocks(item: str | os.PathLike, size: int, encoding: str) -> Iterator[str]:
+def _blocks(item: str | os.PathLike, size: int) -> Iterator[str]:
     """Blocks of text of one source item: slices of a string, or decoded blocks of a file."""
     if isinstance(item, str):
         yield from (item[i:i + size] for i in range(0, len(item), size))
         return
-    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
     offset = 0  # bytes handed to the decoder so far
     with open(item, "rb") as f:
         while True:
@@ -121,18 +120,18 @@ def _blocks(item: str | os.PathLike, size: int, encoding: str) -> Iterator[str]:
                 yield decoder.decode(data, final=not data)
             except UnicodeDecodeError as err:
                 at = offset - pending + err.start
-                raise ValueError(f"{os.fspath(item)}: not valid {encoding} at byte offset {at} "
-                                 f"({err.reason}); pass the right `encoding`") from None
+                raise ValueError(f"{os.fspath(item)}: not valid utf-8 at byte offset {at} "
+                                 f"({err.reason}); convert the file to UTF-8 first.") from None
             if not data:
                 return
             offset += len(data)
 
 
-def _chunks(source: list, size: int, encoding: str) -> Iterator[np.ndarray]:
+def _chunks(source: list, size: int) -> Iterator[np.ndarray]:
     """Code chunks that end with a separator (0), so no piece spans two chunks."""
     for item in source:
         pending = []  # (code points, word mask) of the unfinished piece at the end
-        for block in _blocks(item, size, encoding):
+        for block in _blocks(item, size):
             cp, word = _code_points(block)
             if word.all():  # no separator: the piece goes on in the next block
                 pending.append((cp, word))
@@ -317,9 +316,8 @@ def _check_int(name: str, value, low: int, high: int) -> None:
         raise ValueError(f"`{name}` must be an integer in [{low}, {high}], received {value}.")
 
 
-def _check_file(item: os.PathLike, encoding: str) -> None:
-    """A corpus file must be a readable regular file whose first block decodes, so that a
-    wrong encoding shows before the long work, not in the middle of it."""
+def _check_file(item: os.PathLike) -> None:
+    """A corpus file must be a readable regular file whose first block is UTF-8."""
     name = os.fspath(item)
     if not os.path.exists(item):
         raise FileNotFoundError(f"`texts` must name existing files, received {name} (corpus "
@@ -327,13 +325,13 @@ def _check_file(item: os.PathLike, encoding: str) -> None:
     if not os.path.isfile(item):  # a directory, FIFO or device cannot be read order + 1 times
         raise ValueError(f"`texts` must name regular files, received {name}.")
     try:
-        next(_blocks(item, 1 << 16, encoding))
+        next(_blocks(item, 1 << 16))
     except OSError as err:
         raise PermissionError(f"`texts` must name readable files, received {name} "
                               f"({err.strerror}).") from None
 
 
-def _check_args(texts, min_count, order, thresholds, chunk_size, workers, encoding, progress):
+def _check_args(texts, min_count, order, thresholds, chunk_size, workers, progress):
     """Validate the arguments of discover(); return (source list, thresholds tuple)."""
     _check_int("min_count", min_count, 1, 2 ** 62)
     _check_int("order", order, 2, _MAX_ORDER)  # each order is one more pass over the corpus
@@ -353,12 +351,6 @@ def _check_args(texts, min_count, order, thresholds, chunk_size, workers, encodi
     if len(thresholds) != order - 1:
         raise ValueError(f"`thresholds` must have order - 1 = {order - 1} values (for lengths "
                          f"2..{order}), received {len(thresholds)}: {thresholds}.")
-    try:
-        text_codec = codecs.lookup(encoding)._is_text_encoding
-    except (LookupError, TypeError):
-        text_codec = False
-    if not text_codec:  # base64 and rot13 are codecs, but not of text
-        raise ValueError(f"`encoding` must be a known text codec, received {encoding!r}.")
     if progress is not None and not callable(progress):
         raise TypeError(f"`progress` must be callable or None, received {progress!r}.")
     source = [texts] if isinstance(texts, (str, os.PathLike)) else texts
@@ -371,7 +363,7 @@ def _check_args(texts, min_count, order, thresholds, chunk_size, workers, encodi
             raise TypeError(f"`texts` items must be str (text) or os.PathLike (file), "
                             f"received {type(item).__name__}.")
         if not isinstance(item, str):
-            _check_file(item, encoding)
+            _check_file(item)
     return source, thresholds
 
 
@@ -379,16 +371,15 @@ def _check_args(texts, min_count, order, thresholds, chunk_size, workers, encodi
 
 def discover(texts: str | os.PathLike | Iterable[str | os.PathLike], min_count: int = 8,
              order: int = 4, thresholds: Iterable[float] | None = None, *,
-             encoding: str = "utf-8", chunk_size: int = 1 << 21, workers: int = 1,
+             chunk_size: int = 1 << 21, workers: int = 1,
              progress: Callable[[int, int, int], None] | None = None) -> list[Word]:
     """Discover the words of a corpus (cohesion -> re-segmentation -> back-check).
 
     Args:
-        texts: a text (str), a file (os.PathLike), or a list of them; read order + 1 times.
+        texts: a text (str), a UTF-8 file (os.PathLike), or a list of them.
         min_count: minimum count of an n-gram and of a final word.
         order: longest n-gram n, 2..32.
         thresholds: minimum natural-log cohesion for lengths 2..order (default 2(k-1)).
-        encoding: encoding of the files.
         chunk_size: block size (characters of a str, bytes of a file); sets the memory only.
         workers: threads counting chunks in parallel; sets the speed only.
         progress: called as progress(pass_number, passes, units_done) after each chunk.
@@ -398,16 +389,16 @@ def discover(texts: str | os.PathLike | Iterable[str | os.PathLike], min_count: 
         cohesion of words of length 2..order, else None.
 
     Raises:
-        ValueError: a bad argument, or a file not valid in `encoding` (named, with the offset).
+        ValueError: a bad argument, or a file that is not UTF-8 (named, with the offset).
         TypeError: an argument of the wrong type.
         OSError: a corpus file is missing or unreadable (checked before any work).
     """
     source, thresholds = _check_args(texts, min_count, order, thresholds, chunk_size, workers,
-                                     encoding, progress)
+                                     progress)
 
     def passes(number, fn):  # one pass over the corpus: fn on each chunk, in order
         done = 0
-        for ids, result in _map(fn, _chunks(source, chunk_size, encoding), workers):
+        for ids, result in _map(fn, _chunks(source, chunk_size), workers):
             done += len(ids)
             if progress:
                 progress(number, order + 1, done)
@@ -482,9 +473,8 @@ def _lines(words: Iterable[Word], fmt: str) -> Iterator[str]:
 # ---------------------------------------------------------------- output files
 
 def _check_output(path, name: str = "path", inputs: Iterable = ()) -> str:
-    """The file to write for `path` (a symlink is written through to its target), after
-    refusing a path that is an input file, a directory, or in a folder that cannot take a
-    new file. Called before any long work."""
+    """The file to write for `path` (a symlink's target), checked before any long work: not
+    an input file, not a directory, in a folder that takes a new file."""
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"`{name}` must be a file path, received {path!r}.")
     for item in inputs:
@@ -543,7 +533,7 @@ def _write_lines(lines: Iterable[str], path, name: str = "path") -> None:
 
 
 def write_words(words: Iterable[Word], path: str | os.PathLike, fmt: str = "tsv") -> None:
-    """Write words atomically, as `_write_lines` does.
+    """Write words atomically (see `_write_lines`).
 
     Args:
         words: records from `discover`.
@@ -552,7 +542,7 @@ def write_words(words: Iterable[Word], path: str | os.PathLike, fmt: str = "tsv"
 
     Raises:
         ValueError: an unknown `fmt`.
-        OSError: `path` is a directory, its folder is missing or cannot take a new file.
+        OSError: `path` is a directory, or its folder is missing or read-only.
     """
     if fmt not in ("tsv", "jieba"):
         raise ValueError(f"`fmt` must be 'tsv' or 'jieba', received {fmt!r}.")
@@ -583,8 +573,7 @@ def _kind_table() -> np.ndarray:
 
 
 class _Lexicon(NamedTuple):
-    """Words as prefix tables, keyed like the n-grams of `discover`: the key of a k-character
-    prefix is rank(its (k-1)-character prefix) * base + id(its last character)."""
+    """Words as prefix tables, keyed like the k-grams of `discover` (_Level)."""
 
     lut: np.ndarray  # code point -> character id, 0 for a character of no word
     base: int
@@ -705,11 +694,10 @@ def _cut(text: str, lex: _Lexicon, newlines: bool = False) -> list[str]:
     return tokens
 
 
-def _blocks_at_breaks(item, size: int, encoding: str) -> Iterator[str]:
-    """Blocks of about `size` of a source item, cut after the last line break, space or
-    Chinese stop or comma of each block (no token spans two blocks)."""
+def _blocks_at_breaks(item, size: int) -> Iterator[str]:
+    """Blocks of a source item cut after a line break, space, stop or comma: no token spans two."""
     pending = ""
-    for block in _blocks(item, size, encoding):
+    for block in _blocks(item, size):
         cut = max(block.rfind(c) for c in "\n \u3000。，！？；") + 1
         if cut:
             yield pending + block[:cut]
@@ -722,12 +710,11 @@ def _blocks_at_breaks(item, size: int, encoding: str) -> Iterator[str]:
 def segment(text: str, words: Iterable[Word] | Iterable[tuple[str, float]]) -> list[str]:
     """Split a text into words: the most probable split under a unigram model of `words`.
 
-    p(word) = count / total count; a CJK character that is no word counts 1 (or the least
-    count).  Dynamic programming over the words in each run of CJK characters finds the split
-    with the highest product of word probabilities (jieba's model, HMM off).  Numbers and
-    dates (1998年, 3.5%, 一九九八年), runs of letters, of ASCII letters and digits (H5N1) and
-    of one punctuation mark are tokens of their own; whitespace is dropped.  Only the CJK
-    words of `words` of up to 64 characters are used.
+    Each run of CJK characters is split into the words (CJK only, up to 64 characters) with
+    the highest product of p(word) = count / total (jieba's model, HMM off); a character that
+    is no word counts 1 (or the least count).  Numbers and dates (1998年, 3.5%, 一九九八年),
+    runs of letters or ASCII letters and digits (H5N1) and runs of one punctuation mark are
+    tokens of their own; whitespace is dropped.
 
     Args:
         text: the text to split, of any length.
@@ -743,14 +730,14 @@ def segment(text: str, words: Iterable[Word] | Iterable[tuple[str, float]]) -> l
     if not isinstance(text, str):
         raise TypeError(f"`text` must be a str, received {type(text).__name__}.")
     lex = _lexicon(words)
-    return [t for block in _blocks_at_breaks(text, 1 << 16, "") for t in _cut(block, lex)]
+    return [t for block in _blocks_at_breaks(text, 1 << 16) for t in _cut(block, lex)]
 
 
-def _segmented_lines(source: list, lex: _Lexicon, encoding: str) -> Iterator[str]:
+def _segmented_lines(source: list, lex: _Lexicon) -> Iterator[str]:
     """Lines of space-separated tokens of the source items, line for line."""
     for item in source:
         line = []
-        for token in (t for b in _blocks_at_breaks(item, 1 << 16, encoding)
+        for token in (t for b in _blocks_at_breaks(item, 1 << 16)
                       for t in _cut(b, lex, newlines=True)):
             if token[0] == "\n":
                 yield " ".join(line) + token
@@ -800,7 +787,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Unsupervised Chinese new-word discovery (cohesion + re-segmentation).",
         epilog="example: python new_words.py corpus.txt -o words.tsv --segment corpus.seg.txt")
     add = parser.add_argument
-    add("corpus", nargs="*", type=Path, help="text files, read order + 1 times (so not stdin)")
+    add("corpus", nargs="*", type=Path, help="UTF-8 text files, read order + 1 times (not stdin)")
     add("-o", "--out", help="output file (default: standard output)")
     add("--segment", metavar="OUT", help="also write the corpus split into the words found, "
         "tokens separated by spaces, line for line")
@@ -810,7 +797,6 @@ def _parser() -> argparse.ArgumentParser:
     add("--exclude", type=Path, help="known words to leave out, one per line (first field)")
     add("--format", choices=("tsv", "jieba"), default="tsv",
         help="tsv: header + word, count, log cohesion; jieba: `word count`")
-    add("--encoding", default="utf-8", help="corpus encoding, e.g. gb18030 (utf-8)")
     add("--chunk-size", type=int, default=1 << 21, help=f"bytes per block, 1..{_MAX_CHUNK}")
     add("--workers", type=int, default=1, help=f"counting threads, 1..{_MAX_WORKERS} (1)")
     add("--quiet", action="store_true", help="no progress line")
@@ -842,7 +828,6 @@ def _run(args: argparse.Namespace) -> None:
         print(f"\rpass {number}/{passes}: {done / 1e6:.1f}M characters{share}, "
               f"{time.time() - started:.0f}s ", end="", file=sys.stderr, flush=True)
     words = discover(args.corpus, args.min_count, args.order, thresholds,
-                     encoding=args.encoding,
                      chunk_size=args.chunk_size, workers=args.workers,
                      progress=None if args.quiet else progress)
     words = [w for w in words if w.word not in exclude]
@@ -854,7 +839,7 @@ def _run(args: argparse.Namespace) -> None:
         except ValueError:
             raise ValueError("`--segment` needs words of CJK characters, received none "
                              "from this corpus; lower --min-count or --thresholds.") from None
-        _write_lines(_segmented_lines(args.corpus, lex, args.encoding), args.segment,
+        _write_lines(_segmented_lines(args.corpus, lex), args.segment,
                      "--segment")
     if args.out:
         _write_lines(_lines(words, args.format), args.out, "--out")
@@ -864,8 +849,7 @@ def _run(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: discover the words of CORPUS files, write them as TSV or a jieba
-    dictionary, and (--segment) the corpus split into those words."""
+    """Command line: discover the words of CORPUS files and (--segment) split it into them."""
     parser = _parser()
     args = parser.parse_args(argv)
     if args.demo:
