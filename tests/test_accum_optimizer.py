@@ -811,3 +811,4 @@ def test_jax_data_parallel_equals_one_device_big_batch():
     pytest.importorskip("jax")
     r = dist_result(dist_worker("jax"))
     assert r["devices"] == 2 and r["iterations"] == 3 and r["adam_ema"] < 1e-6
+    assert r["weighted"] < 1e-6 < 1e-4 < r["weighted_by_mean"]  # counts over both devices
