@@ -110,7 +110,7 @@ def test_f1_on_peoples_daily(daily_words):
     gold = peoples_daily_tokens()
     text = "".join("".join(tokens) + "\n" for tokens in gold)
     lines = [line.split(" ") if line else [] for line in
-             "".join(new_words._segmented_lines([text], new_words._lexicon(words), "")
+             "".join(new_words._segmented_lines([text], new_words._lexicon(words))
                      ).split("\n")[:-1]]
     precision, recall, f1 = new_words_span_f1(gold, lines)
     assert f1 >= 0.75 and precision >= 0.72 and recall >= 0.79, (precision, recall, f1)
