@@ -506,6 +506,11 @@ def test_whirling_mode_small_amplitude_is_bessel_shape():
     # once numpy's own messages deep inside
     (lambda: rc.troposkein(3.0, 1.0).sample(0), "`n` must be an integer in \\[2, "),
     (lambda: rc.troposkein(3.0, 1.0).sample(2.5), "`n` must be an integer in"),
+    # once 10^7 points were accepted (~1 GB, seconds) and more were a cap in name only
+    (lambda: rc.troposkein(3.0, 1.0).sample(10 ** 6 + 1),
+     "`n` must be an integer in \\[2, 1000000\\] \\(finer adds nothing\\), received 1000001"),
+    (lambda: rc.troposkein(3.0, 1.0).sample(True), "`n` must be an integer in .*received True"),
+    (lambda: rc.troposkein(3.0, 1.0).sample(-5), "`n` must be an integer in .*received -5"),
     # once an OverflowError, and a ZeroDivisionError from an omega^2 that underflows
     (lambda: rc.troposkein(3.0, 1.0, omega=1e200), "`omega` must keep the loads"),
     (lambda: rc.rope_with_gravity(2.0, 1.0, 1e-200), "no whirling equilibrium"),
