@@ -825,7 +825,8 @@ def plot_curves(curves, path: str | Path, title: str = "", vertical: str = "z") 
     Args:
         curves: iterable of (r, z, label), r and z 1-d arrays of one length.
         path: output .png file in an existing folder.
-        title: figure title; vertical: label of the vertical axis.
+        title: figure title; vertical: label of the vertical axis. Text is drawn as given,
+            "$" included (escaped, not read as matplotlib's mathtext).
 
     Raises:
         ModuleNotFoundError: matplotlib is not installed. ValueError: a bad `path` or curve.
@@ -838,11 +839,12 @@ def plot_curves(curves, path: str | Path, title: str = "", vertical: str = "z") 
     fig = _figure_class()(figsize=(6, 6), dpi=100)
     ax = fig.add_subplot()
     for r, z, label in curves:
-        (line,) = ax.plot(r, z, label=label)
+        (line,) = ax.plot(r, z, label=label.replace("$", r"\$"))
         ax.plot(-r, z, "--", color=line.get_color(), alpha=0.4)
     ax.axvline(0.0, color="k", lw=0.8)
     ax.set_aspect("equal")
-    ax.set(xlabel="distance from the axis", ylabel=vertical, title=title)
+    ax.set(xlabel="distance from the axis", ylabel=str(vertical).replace("$", r"\$"),
+           title=str(title).replace("$", r"\$"))
     ax.legend(fontsize=8)
     partial = path.with_name(f".{path.stem}.{os.getpid()}.partial.png")
     try:

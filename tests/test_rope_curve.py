@@ -664,6 +664,26 @@ def test_cli_refuses_bad_outputs_and_lone_options(tmp_path):
     assert list(folder.iterdir()) == []
 
 
+def test_dollars_in_user_text_are_drawn_as_typed(tmp_path, monkeypatch):
+    """Once matplotlib's mathtext ParseException, or "$5 or $" silently set as a formula."""
+    from matplotlib.figure import Figure
+
+    drawn, savefig = [], Figure.savefig
+
+    def keep_texts(self, *args, **kwargs):
+        savefig(self, *args, **kwargs)  # draws every text, so a mathtext error would raise here
+        ax = self.axes[0]
+        texts = [ax.get_title(), ax.get_ylabel(), *(t.get_text() for t in ax.get_legend().texts)]
+        drawn.extend(ax.title._preprocess_math(t) for t in texts)  # what matplotlib shows
+
+    monkeypatch.setattr(Figure, "savefig", keep_texts)
+    given = [r"a $\frac$", "costs $5 or $6", r"x^$_$", r"say \$ $\foo$"]
+    rc.plot_curves([([0.0, 1.0], [0.0, 1.0], given[2]), ([0.0, 2.0], [0.0, 1.0], given[3])],
+                   tmp_path / "rope.png", title=given[0], vertical=given[1])
+    assert drawn == [(text, False) for text in given]  # (shown text, not mathtext)
+    assert (tmp_path / "rope.png").read_bytes()[:4] == b"\x89PNG"
+
+
 def test_a_failed_figure_leaves_no_partial_file(tmp_path, monkeypatch):
     from matplotlib.figure import Figure
 
