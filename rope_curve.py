@@ -522,13 +522,9 @@ def _integrate(rhs, y0, s_end: float, tol: float, samples: int = 0
 # ----------------------------------------------------------------------------- case 2: gravity
 
 def collapse_gamma(length: float, span: float) -> float:
-    """End of the whirling branch with gravity along the rod: Gamma_c = 2 (L/d + 1) / j_(0,1)^2.
-
-    As Gamma = g/(w^2 d) grows, the lower strand ends up hanging straight down from the lower
-    end and the loop shrinks onto the folded hanging rope; the whirl vanishes when the upper
-    strand, of length (L + d)/2, reaches Kolodner's first critical speed. The amplitude decays
-    like exp(-c / (Gamma_c - Gamma)), so it is already invisible somewhat before Gamma_c.
-    """
+    """End of the whirling branch with gravity along the rod: Gamma_c = 2 (L/d + 1) / j_(0,1)^2,
+    where the upper strand, of length (L + d)/2, reaches Kolodner's first critical speed. The
+    amplitude decays like exp(-c / (Gamma_c - Gamma)): it is invisible somewhat before."""
     span = _real("span", span)
     return 2 * (_length(length, span) / span + 1) / float(j0_zeros(1)[0]) ** 2
 
@@ -749,14 +745,11 @@ def whirling_mode(length: float, omega: float, g: float = 9.81, mode: int = 1,
                   density: float = 1.0, tol: float = 1e-12) -> WhirlingMode:
     """The `WhirlingMode` number `mode` of a heavy rope hanging from the spinning rod.
 
-    Shooting from the free end on its distance a from the axis: a scan over a finds the sign
-    change of x(top; a) whose shape crosses the axis mode - 1 times, then the Illinois method
-    refines it.
+    Shooting from the free end on its offset a: `_mode_bracket`, then the Illinois method.
 
     Args:
         length: rope length; omega: angular speed, above critical_speeds(...)[mode - 1];
-        g: gravity; mode: 1, 2, ...; density: mass per unit length;
-        tol: local error tolerance of the adaptive Runge-Kutta integration.
+        g: gravity; mode: 1, 2, ...; density: mass per unit length; tol: as in rope_with_gravity.
 
     Raises:
         ValueError: bad arguments, mode outside [1, 20], omega at or below the mode's critical
@@ -805,11 +798,12 @@ def _figure_class():
 
 
 def _png_path(path, name: str = "`path`") -> Path:
-    """`path` as a .png file in an existing folder; matplotlib must be there to draw it."""
+    """`path` as a .png file (or a symlink to a file) in an existing folder; and matplotlib."""
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"{name} must be a str or path, received {type(path).__name__}.")
-    path = Path(path)
-    if path.suffix.lower() != ".png" or path.is_dir() or not path.parent.is_dir():
+    path, target = Path(path), Path(os.path.realpath(path))
+    if (path.suffix.lower() != ".png" or (target.exists() and not target.is_file())
+            or not target.parent.is_dir()):
         raise ValueError(f"{name} must name a .png file in an existing folder, received "
                          f"{str(path)!r}.")
     _figure_class()
@@ -820,7 +814,8 @@ def plot_curves(curves, path: str | Path, title: str = "", vertical: str = "z") 
     """Draw ropes, each beside its dashed mirror image, to a PNG file; returns the path.
 
     The mirror is the same rope half a turn later, so the pair outlines the surface the rope
-    sweeps. The file is written whole or not at all (a temporary file beside it, renamed).
+    sweeps. The file is written as open() would (through a symlink; a new file 0o666 less the
+    umask, a replaced one keeps its mode), but whole or not at all (a temporary file, renamed).
 
     Args:
         curves: iterable of (r, z, label), r and z 1-d arrays of one length.
@@ -846,10 +841,15 @@ def plot_curves(curves, path: str | Path, title: str = "", vertical: str = "z") 
     ax.set(xlabel="distance from the axis", ylabel=str(vertical).replace("$", r"\$"),
            title=str(title).replace("$", r"\$"))
     ax.legend(fontsize=8)
-    partial = path.with_name(f".{path.stem}.{os.getpid()}.partial.png")
-    try:
-        fig.savefig(partial, format="png")
-        os.replace(partial, path)
+    target = Path(os.path.realpath(path))  # a symlink's target; the link stays
+    mode = target.stat().st_mode & 0o7777 if target.exists() else None
+    partial = target.with_name(f".{target.name}.{os.urandom(6).hex()}.partial")
+    try:  # O_EXCL: a new file, not a link planted under that name (a plain open would follow it)
+        with open(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as f:
+            fig.savefig(f, format="png")
+        if mode is not None:
+            os.chmod(partial, mode)
+        os.replace(partial, target)
     except OSError as err:
         raise OSError(f"cannot write {str(path)!r}: {err.strerror or err}") from err
     finally:

@@ -1,6 +1,7 @@
 """Tests for rope_curve.py against mpmath, scipy and independent solvers written here."""
 
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -688,7 +689,8 @@ def test_a_failed_figure_leaves_no_partial_file(tmp_path, monkeypatch):
     from matplotlib.figure import Figure
 
     def broken_savefig(self, fname, **kwargs):
-        Path(fname).write_bytes(b"\x89PNG half")  # a disk that fills up half way
+        half = b"\x89PNG half"  # a disk that fills up half way
+        fname.write(half) if hasattr(fname, "write") else Path(fname).write_bytes(half)
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(Figure, "savefig", broken_savefig)
@@ -696,6 +698,49 @@ def test_a_failed_figure_leaves_no_partial_file(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="cannot write .*rope.png.*No space left"):
         rc.plot_curves([([0.0, 1.0], [0.0, 1.0], "a")], target)
     assert list(tmp_path.iterdir()) == []
+    target.write_bytes(b"old figure")  # a failure keeps the file it would have replaced
+    with pytest.raises(OSError, match="No space left"):
+        rc.plot_curves([([0.0, 1.0], [0.0, 1.0], "a")], target)
+    assert list(tmp_path.iterdir()) == [target] and target.read_bytes() == b"old figure"
+
+
+def test_figures_write_through_symlinks_with_the_modes_open_gives(tmp_path):
+    """Once a symlink at the output path was replaced by a regular file, and a replaced file
+    took the umask's mode instead of keeping its own."""
+    curve = [([0.0, 1.0], [0.0, 1.0], "a")]
+    (tmp_path / "figures").mkdir()
+    kept = tmp_path / "figures" / "kept.png"
+    kept.write_bytes(b"old")
+    kept.chmod(0o640)
+    links = {"link.png": kept, "dangling.png": tmp_path / "figures" / "new.png"}
+    for name, target in links.items():
+        (tmp_path / name).symlink_to(target)
+    old_umask = os.umask(0o027)
+    try:
+        for name in links:
+            assert rc.plot_curves(curve, tmp_path / name) == tmp_path / name
+        rc.plot_curves(curve, tmp_path / "plain.png")
+        proc = _cli("--length", "3", "--png", tmp_path / "link.png")  # --png writes the same way
+        assert proc.returncode == 0, proc.stderr
+    finally:
+        os.umask(old_umask)
+    for name, target in links.items():
+        assert (tmp_path / name).is_symlink() and (tmp_path / name).resolve() == target
+        assert target.read_bytes()[:4] == b"\x89PNG"
+    modes = {p.name: p.stat().st_mode & 0o777 for p in (kept, links["dangling.png"],
+                                                         tmp_path / "plain.png")}
+    assert modes == {"kept.png": 0o640, "new.png": 0o640, "plain.png": 0o640}  # 0o666 & ~0o027
+    kept.chmod(0o600)
+    rc.plot_curves(curve, tmp_path / "link.png")
+    assert kept.stat().st_mode & 0o777 == 0o600
+    # no temporary file is left beside either the links or the targets
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "dangling.png", "figures", "link.png", "plain.png"]
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == ["kept.png", "new.png"]
+    # a link into a folder that does not exist is refused before the work, as open() would fail
+    (tmp_path / "lost.png").symlink_to(tmp_path / "missing" / "rope.png")
+    with pytest.raises(ValueError, match="`path` must name a .png file in an existing folder"):
+        rc.plot_curves(curve, tmp_path / "lost.png")
 
 
 def test_a_failed_demo_leaves_no_folder(tmp_path, monkeypatch):
