@@ -268,11 +268,12 @@ class AccumOptimizer(keras.optimizers.Optimizer):
             self._apply_window_if(ops.greater_equal(self.micro_step, self.steps))
         else:  # tf.distribute: each replica holds its own sums; see `_distributed_window`
             context.merge_call(self._distributed_window)
+        if not _is_symbolic(self.micro_step.value) and self.pending() == 0:
+            self._got = set()  # eager, a window just closed: the next one records its own
 
     def _distributed_window(self, strategy):
-        """tf.distribute, cross-replica context: the inner optimizer's all-reduce (a merge_call)
-        fails in a cond taken per replica, so the cond is taken here once, on the mirrored
-        micro-step, and its branch re-enters the replicas to run `_apply_window`."""
+        """Cross-replica: a merge_call (the inner all-reduce) fails in a cond taken per replica,
+        so the cond is taken here, once, on the mirrored micro-step; its branch re-enters them."""
         ops.cond(ops.greater_equal(self.micro_step, self.steps),
                  lambda: strategy.extended.call_for_each_replica(self._apply_window), lambda: None)
 
@@ -312,7 +313,6 @@ class AccumOptimizer(keras.optimizers.Optimizer):
         if not _is_symbolic(condition):  # eager: a plain `if`, so `_got` spans the whole window
             if condition:
                 self._apply_window()
-                self._got = set()
             return
         if keras.backend.backend() != "jax":
             ops.cond(condition, self._apply_window, lambda: None)

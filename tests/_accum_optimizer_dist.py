@@ -204,6 +204,27 @@ def resume(strategy, folder, uninterrupted):
     return result
 
 
+def eager_window_without_a_gradient(strategy):
+    """An eager `strategy.run` loop, the second variable with gradients in the first window only:
+    as plain Keras (a None gradient: no update) the second window leaves it alone, where a zero
+    gradient would let SGD's momentum move it."""
+    import tensorflow as tf
+
+    g = np.random.default_rng(0).normal(size=(2 * N, 5)).astype("float32") / REPLICAS
+    with strategy.scope():
+        ours = [keras.Variable(np.zeros(n, "float32")) for n in (3, 2)]
+        opt = AccumOptimizer(KO.SGD(0.1, momentum=0.9), N)
+        opt.build(ours)
+    for i in range(2 * N):  # every replica gets g / REPLICAS: their sum is g
+        grads = [tf.constant(g[i, :3]), tf.constant(g[i, 3:]) if i < N else None]
+        strategy.run(lambda grads=grads: opt.apply(grads, ours))
+    ref, sgd = [keras.Variable(np.zeros(n, "float32")) for n in (3, 2)], KO.SGD(0.1, momentum=0.9)
+    sgd.apply([REPLICAS * g[:N, :3].mean(0), REPLICAS * g[:N, 3:].mean(0)], ref)
+    sgd.apply([REPLICAS * g[N:, :3].mean(0), None], ref)
+    return {"eager_missing_window": max(float(np.max(np.abs(u.numpy() - v.numpy())))
+                                        for u, v in zip(ours, ref, strict=True))}
+
+
 def custom_loop(strategy, index):
     """Worker `index` of a MultiWorkerMirroredStrategy in a tf.function loop: rows B*index.. of
     every micro-batch of REPLICAS x B, the loss scaled as `fit` does. (Keras 3's fit fails under
@@ -272,6 +293,7 @@ def main():
         result.update(clipping_and_ema_overwrite(strategy))
         result.update(resume(strategy, sys.argv[2], uninterrupted))
         result["adam_ema_float64"] = compare(strategy, "float64")[0]["adam_ema"]
+        result.update(eager_window_without_a_gradient(strategy))
     print("RESULT", json.dumps(result))
 
 

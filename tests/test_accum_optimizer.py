@@ -782,7 +782,8 @@ def test_mirrored_strategy_every_window_equals_one_device_big_batch(tmp_path):
     one device with batches of 2 x 4 x 3 rows after every window; counts sum over replicas;
     global_clipnorm sees the whole window's gradient; a ModelCheckpoint 2 micro-steps into a
     window (.keras or weights-only), reloaded in the scope or on one device, finishes with the
-    uninterrupted run's weights (dropping or doubling the restored window moves them by 3e-2)."""
+    uninterrupted run's weights (dropping or doubling the restored window moves them by 3e-2);
+    in an eager loop a variable without gradients for a whole window is not updated."""
     r = dist_result(dist_worker("mirrored", str(tmp_path)))
     assert r["replicas"] == 2 and r["iterations"] == 3 and r["moved"] > 1e-2
     assert r["adam_ema"] < 1e-6 and r["adam_ema_float64"] < 1e-10
@@ -790,6 +791,7 @@ def test_mirrored_strategy_every_window_equals_one_device_big_batch(tmp_path):
     assert r["clip_accum"] < 1e-6 < 1e-4 < r["clip_keras"]  # plain Keras clips per replica
     for key in ("resume", "resume_one_device", "resume_weights_only"):
         assert r[key + "_pending"] == 2 and r[key] < 1e-6, (key, r[key])
+    assert r["eager_missing_window"] < 1e-7  # no gradient in a whole eager window: no update
     for key in ("ema_overwrite_plain", "ema_overwrite_accum"):  # as documented: both fail
         assert r[key].startswith("RuntimeError"), r[key]
 
