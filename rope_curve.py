@@ -669,7 +669,8 @@ def critical_speeds(length: float, g: float = 9.81, n: int = 3) -> np.ndarray:
     x(L) = 0 picks the zeros of J_0.
     """
     length, g = _real("length", length), _real("g", g)
-    return j0_zeros(n) / 2 * math.sqrt(g / length)
+    rate = _real("g/length", g / length)  # 1e300 / 1e-300: no infinite speeds
+    return j0_zeros(n) / 2 * math.sqrt(rate)
 
 
 def _kolodner_rhs(lam: float, a):
@@ -699,10 +700,9 @@ def _kolodner_paths(amplitude, lam: float, tol: float, samples: int = 0):
 def _mode_bracket(mode: int, lam: float):
     """Free-end offsets (lo, hi) around the one where the shape has mode - 1 axis crossings.
 
-    The sign changes of x from the free end to the top fall, one at a time, as the offset a
-    grows: each time x(top; a) passes through zero. A scan over a brackets the change from
-    `mode` to mode - 1; where neighbours skip it (fast ropes), a finer grid between them is
-    scanned. Returns None if no such change is found.
+    As the offset a grows, the sign changes of x along the rope fall one at a time, each time
+    x(top; a) passes zero. A scan over a brackets the change from `mode` to mode - 1, on a finer
+    grid where neighbours skip it (fast ropes). Returns None if no such change is found.
     """
     grid = np.concatenate([np.geomspace(1e-8, 1e-2, 30), np.linspace(0.011, 0.989, 140),
                            1 - np.geomspace(1e-2, 1e-13, 30)])  # mode 1 nears a = 1 when fast

@@ -518,6 +518,9 @@ def test_whirling_mode_small_amplitude_is_bessel_shape():
     # once a misleading "too close to the branch end" after seconds of work
     (lambda: rc.rope_with_gravity(300.0, 1.0, 10.0), "`length` must be in \\(1, 200\\] with"),
     (lambda: rc.ellipeinc(np.inf, 0.5), "`phi` must be finite"),
+    # once silent infinite (or zero) speeds
+    (lambda: rc.critical_speeds(1e-300, 1e300), "`g/length` must be finite and > 0, received inf"),
+    (lambda: rc.whirling_mode(1e300, 1.0, 1e-300), "`g/length` must be finite and > 0, received 0"),
 ])
 def test_documented_value_errors(call, match):
     with pytest.raises(ValueError, match=match):
