@@ -32,7 +32,7 @@ Jianlin, "a better new word discovery algorithm" (kexue.fm, 2019), here with exa
 
 How: a k-gram is the key rank(prefix) * (V + 1) + id(last character), so counting is a sort
 and a lookup a binary search.  The corpus is read ``order + 1`` times in blocks, so files
-larger than memory work; the result depends neither on the block size nor on the threads.
+larger than memory work; the result does not depend on the block size.
 
 Usage::
 
@@ -59,7 +59,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
@@ -142,21 +141,6 @@ def _chunks(source: list, size: int) -> Iterator[np.ndarray]:
             pending = [(cp[cut:], word[cut:])]
         if sum(len(cp) for cp, _ in pending):
             yield _to_codes(*map(np.concatenate, zip(*pending, strict=True)))
-
-
-def _map(fn: Callable, chunks: Iterator[np.ndarray], workers: int) -> Iterator:
-    """fn over chunks, in order, with at most 2 * workers chunks in flight (numpy frees the GIL)."""
-    if workers == 1:
-        yield from map(fn, chunks)
-        return
-    with ThreadPoolExecutor(workers) as pool:
-        flight = []
-        for chunk in chunks:
-            flight.append(pool.submit(fn, chunk))
-            if len(flight) >= 2 * workers:
-                yield flight.pop(0).result()
-        for future in flight:
-            yield future.result()
 
 
 # ---------------------------------------------------------------- exact n-gram tables
@@ -305,7 +289,7 @@ def _count_segments(ids, ranks, cohesive, order, sizes):
 
 # ---------------------------------------------------------------- checking arguments
 
-_MAX_ORDER, _MAX_CHUNK, _MAX_WORKERS = 32, 1 << 30, 64
+_MAX_ORDER, _MAX_CHUNK = 32, 1 << 30
 
 
 def _check_int(name: str, value, low: int, high: int) -> None:
@@ -331,12 +315,11 @@ def _check_file(item: os.PathLike) -> None:
                               f"({err.strerror}).") from None
 
 
-def _check_args(texts, min_count, order, thresholds, chunk_size, workers, progress):
+def _check_args(texts, min_count, order, thresholds, chunk_size, progress):
     """Validate the arguments of discover(); return (source list, thresholds tuple)."""
     _check_int("min_count", min_count, 1, 2 ** 62)
     _check_int("order", order, 2, _MAX_ORDER)  # each order is one more pass over the corpus
     _check_int("chunk_size", chunk_size, 1, _MAX_CHUNK)
-    _check_int("workers", workers, 1, _MAX_WORKERS)
     if thresholds is None:
         thresholds = [2.0 * (k - 1) for k in range(2, order + 1)]
     # a str or bytes is refused whole: "246" is not (2, 4, 6), nor b"246" (50, 52, 54)
@@ -371,7 +354,7 @@ def _check_args(texts, min_count, order, thresholds, chunk_size, workers, progre
 
 def discover(texts: str | os.PathLike | Iterable[str | os.PathLike], min_count: int = 8,
              order: int = 4, thresholds: Iterable[float] | None = None, *,
-             chunk_size: int = 1 << 21, workers: int = 1,
+             chunk_size: int = 1 << 21,
              progress: Callable[[int, int, int], None] | None = None) -> list[Word]:
     """Discover the words of a corpus (cohesion -> re-segmentation -> back-check).
 
@@ -381,7 +364,6 @@ def discover(texts: str | os.PathLike | Iterable[str | os.PathLike], min_count: 
         order: longest n-gram n, 2..32.
         thresholds: minimum natural-log cohesion for lengths 2..order (default 2(k-1)).
         chunk_size: block size (characters of a str, bytes of a file); sets the memory only.
-        workers: threads counting chunks in parallel; sets the speed only.
         progress: called as progress(pass_number, passes, units_done) after each chunk.
 
     Returns:
@@ -393,20 +375,19 @@ def discover(texts: str | os.PathLike | Iterable[str | os.PathLike], min_count: 
         TypeError: an argument of the wrong type.
         OSError: a corpus file is missing or unreadable (checked before any work).
     """
-    source, thresholds = _check_args(texts, min_count, order, thresholds, chunk_size, workers,
-                                     progress)
+    source, thresholds = _check_args(texts, min_count, order, thresholds, chunk_size, progress)
 
     def passes(number, fn):  # one pass over the corpus: fn on each chunk, in order
         done = 0
-        for ids, result in _map(fn, _chunks(source, chunk_size), workers):
-            done += len(ids)
+        for codes in _chunks(source, chunk_size):
+            done += len(codes)
+            yield fn(codes)
             if progress:
                 progress(number, order + 1, done)
-            yield result
 
     # pass 1: character counts -> ids 1..V for the frequent ones, 0 for the rest and separators
     unit_counts = np.zeros(1, np.int64)
-    for c in passes(1, lambda codes: (codes, np.bincount(codes))):
+    for c in passes(1, np.bincount):
         unit_counts = np.pad(unit_counts, (0, max(0, len(c) - len(unit_counts))))
         unit_counts[:len(c)] += c
     unit_counts[0] = 0
@@ -425,7 +406,7 @@ def discover(texts: str | os.PathLike | Iterable[str | os.PathLike], min_count: 
             ids = lut[codes]
             keys, ok = _candidates(_ranks(ids, levels, k - 1, base)[k - 1], ids, k, base)
             keys, counts = np.unique(keys[ok], return_counts=True)
-            return ids, (keys, counts.astype(np.int64))
+            return keys, counts.astype(np.int64)
         levels.append(_level(*_merge_all(passes(k, count)), levels, base, min_count))
 
     scores = [None, None] + [_cohesion(levels, k, total) for k in range(2, order + 1)]
@@ -435,7 +416,7 @@ def discover(texts: str | os.PathLike | Iterable[str | os.PathLike], min_count: 
     # last pass: re-segment, back-check and count the segments
     def segment(codes):
         ids = lut[codes]
-        return ids, _count_segments(ids, _ranks(ids, levels, order, base), cohesive, order, sizes)
+        return _count_segments(ids, _ranks(ids, levels, order, base), cohesive, order, sizes)
     seg_counts = [None] + [np.zeros(n, np.int64) for n in sizes[1:]]
     long = Counter()
     for counts, longer in passes(order + 1, segment):
@@ -798,7 +779,6 @@ def _parser() -> argparse.ArgumentParser:
     add("--format", choices=("tsv", "jieba"), default="tsv",
         help="tsv: header + word, count, log cohesion; jieba: `word count`")
     add("--chunk-size", type=int, default=1 << 21, help=f"bytes per block, 1..{_MAX_CHUNK}")
-    add("--workers", type=int, default=1, help=f"counting threads, 1..{_MAX_WORKERS} (1)")
     add("--quiet", action="store_true", help="no progress line")
     add("--demo", action="store_true", help="run on a small generated corpus")
     return parser
@@ -828,7 +808,7 @@ def _run(args: argparse.Namespace) -> None:
         print(f"\rpass {number}/{passes}: {done / 1e6:.1f}M characters{share}, "
               f"{time.time() - started:.0f}s ", end="", file=sys.stderr, flush=True)
     words = discover(args.corpus, args.min_count, args.order, thresholds,
-                     chunk_size=args.chunk_size, workers=args.workers,
+                     chunk_size=args.chunk_size,
                      progress=None if args.quiet else progress)
     words = [w for w in words if w.word not in exclude]
     if not args.quiet:

@@ -6,8 +6,7 @@ fresh child process, which reports the wall time of its work (reading the file t
 the word list; interpreter start and imports excluded) and its peak resident memory.
 
 Methods (all at the same min count):
-    new_words          discover([file]) streaming in blocks, 1 thread
-    new_words-2t       the same with workers=2
+    new_words          discover([file]) streaming in blocks
     new_words-str      discover(whole text read into one str), in blocks of 2M characters
     python             the same algorithm with dicts and loops (tests/_reference.py), whole text
     smoothnlp          SmoothNLP 0.4.0 extract_phrase(lines, max_n=4, min_freq=min_count):
@@ -40,7 +39,7 @@ sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "bench")]
 from _data import peoples_daily_tokens  # noqa: E402
 from _reference import NEW_WORDS_FULL_WIDTH, new_words_reference  # noqa: E402
 
-METHODS = ["new_words", "new_words-2t", "new_words-str", "python", "smoothnlp"]
+METHODS = ["new_words", "new_words-str", "python", "smoothnlp"]
 
 
 # ---------------------------------------------------------------- one measurement (child)
@@ -55,8 +54,6 @@ def run_child(method: str, path: Path, min_count: int) -> dict:
     start, cpu = time.perf_counter(), time.process_time()
     if method == "new_words":
         words = [w.word for w in new_words.discover([path], min_count)]
-    elif method == "new_words-2t":
-        words = [w.word for w in new_words.discover([path], min_count, workers=2)]
     elif method == "new_words-str":
         words = [w.word for w in new_words.discover(path.read_text(encoding="utf-8"), min_count)]
     elif method == "python":

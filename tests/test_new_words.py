@@ -83,12 +83,12 @@ def test_other_orders_and_thresholds_match_reference(reviews):
         assert_same(fast, reference(text, min_count, order, thresholds))
 
 
-def test_chunk_size_worker_and_file_invariance(daily, tmp_path):
+def test_chunk_size_and_file_invariance(daily, tmp_path):
     text, _, whole = daily
     path = tmp_path / "daily.txt"
     path.write_text(text, encoding="utf-8")
-    assert discover(text, 8, chunk_size=50_000, workers=2) == whole
-    assert discover([path], 8, chunk_size=1 << 16, workers=2) == whole
+    assert discover(text, 8, chunk_size=50_000) == whole
+    assert discover([path], 8, chunk_size=1 << 16) == whole
     # documents of a list are separate: same as one text joined with a separator
     lines = text.splitlines()[:600]
     assert discover([*lines, path], 8) == discover("\n".join(lines) + "\n" + text, 8)
@@ -151,10 +151,10 @@ def test_edge_cases_match_reference(text):
 
 @settings(max_examples=60, deadline=None)
 @given(st.text(alphabet="甲乙丙丁戊ab1，。 \n", max_size=300), st.integers(1, 4),
-       st.integers(2, 5), st.integers(1, 64), st.integers(1, 3))
-def test_random_texts_match_reference(text, min_count, order, chunk_size, workers):
+       st.integers(2, 5), st.integers(1, 64))
+def test_random_texts_match_reference(text, min_count, order, chunk_size):
     thresholds = [0.3 * (k - 1) for k in range(2, order + 1)]
-    fast = discover(text, min_count, order, thresholds, chunk_size=chunk_size, workers=workers)
+    fast = discover(text, min_count, order, thresholds, chunk_size=chunk_size)
     assert_same(fast, reference(text, min_count, order, thresholds))
 
 
@@ -179,8 +179,7 @@ def test_demo_recovers_generated_words():
                                           ({"order": 1}, "order"),
                                           ({"thresholds": (2, 4)}, "thresholds"),
                                           ({"thresholds": ("x", 1, 2)}, "thresholds"),
-                                          ({"chunk_size": 0}, "chunk_size"),
-                                          ({"workers": 0}, "workers")])
+                                          ({"chunk_size": 0}, "chunk_size")])
 def test_bad_arguments_name_the_argument(kwargs, name):
     with pytest.raises(ValueError, match=name):
         discover("中国", **kwargs)
@@ -409,7 +408,6 @@ def test_order_is_bounded():
 
 @pytest.mark.parametrize("kwargs, error, message", [
     ({"chunk_size": 10 ** 18}, ValueError, "chunk_size"),  # used to be a MemoryError
-    ({"workers": 10 ** 6}, ValueError, "workers"),
     ({"min_count": True}, TypeError, "min_count"),
     ({"order": 4.0}, TypeError, "order"),
     ({"thresholds": (True, 4, 6)}, ValueError, "thresholds"),
