@@ -56,9 +56,8 @@ import re
 import signal
 import sys
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
@@ -315,7 +314,7 @@ def _check_file(item: os.PathLike) -> None:
                               f"({err.strerror}).") from None
 
 
-def _check_args(texts, min_count, order, thresholds, chunk_size, progress):
+def _check_args(texts, min_count, order, thresholds, chunk_size):
     """Validate the arguments of discover(); return (source list, thresholds tuple)."""
     _check_int("min_count", min_count, 1, 2 ** 62)
     _check_int("order", order, 2, _MAX_ORDER)  # each order is one more pass over the corpus
@@ -334,8 +333,6 @@ def _check_args(texts, min_count, order, thresholds, chunk_size, progress):
     if len(thresholds) != order - 1:
         raise ValueError(f"`thresholds` must have order - 1 = {order - 1} values (for lengths "
                          f"2..{order}), received {len(thresholds)}: {thresholds}.")
-    if progress is not None and not callable(progress):
-        raise TypeError(f"`progress` must be callable or None, received {progress!r}.")
     source = [texts] if isinstance(texts, (str, os.PathLike)) else texts
     if not isinstance(source, Iterable) or iter(source) is source:
         raise TypeError("`texts` must be a str, a path, or a re-readable collection of them "
@@ -354,8 +351,7 @@ def _check_args(texts, min_count, order, thresholds, chunk_size, progress):
 
 def discover(texts: str | os.PathLike | Iterable[str | os.PathLike], min_count: int = 8,
              order: int = 4, thresholds: Iterable[float] | None = None, *,
-             chunk_size: int = 1 << 21,
-             progress: Callable[[int, int, int], None] | None = None) -> list[Word]:
+             chunk_size: int = 1 << 21) -> list[Word]:
     """Discover the words of a corpus (cohesion -> re-segmentation -> back-check).
 
     Args:
@@ -364,7 +360,6 @@ def discover(texts: str | os.PathLike | Iterable[str | os.PathLike], min_count: 
         order: longest n-gram n, 2..32.
         thresholds: minimum natural-log cohesion for lengths 2..order (default 2(k-1)).
         chunk_size: block size (characters of a str, bytes of a file); sets the memory only.
-        progress: called as progress(pass_number, passes, units_done) after each chunk.
 
     Returns:
         `Word(word, count, score)` records by decreasing count, then by word; score is the log
@@ -375,19 +370,14 @@ def discover(texts: str | os.PathLike | Iterable[str | os.PathLike], min_count: 
         TypeError: an argument of the wrong type.
         OSError: a corpus file is missing or unreadable (checked before any work).
     """
-    source, thresholds = _check_args(texts, min_count, order, thresholds, chunk_size, progress)
+    source, thresholds = _check_args(texts, min_count, order, thresholds, chunk_size)
 
-    def passes(number, fn):  # one pass over the corpus: fn on each chunk, in order
-        done = 0
-        for codes in _chunks(source, chunk_size):
-            done += len(codes)
-            yield fn(codes)
-            if progress:
-                progress(number, order + 1, done)
+    def passes(fn):  # one pass over the corpus: fn on each chunk, in order
+        return map(fn, _chunks(source, chunk_size))
 
     # pass 1: character counts -> ids 1..V for the frequent ones, 0 for the rest and separators
     unit_counts = np.zeros(1, np.int64)
-    for c in passes(1, np.bincount):
+    for c in passes(np.bincount):
         unit_counts = np.pad(unit_counts, (0, max(0, len(c) - len(unit_counts))))
         unit_counts[:len(c)] += c
     unit_counts[0] = 0
@@ -407,7 +397,7 @@ def discover(texts: str | os.PathLike | Iterable[str | os.PathLike], min_count: 
             keys, ok = _candidates(_ranks(ids, levels, k - 1, base)[k - 1], ids, k, base)
             keys, counts = np.unique(keys[ok], return_counts=True)
             return keys, counts.astype(np.int64)
-        levels.append(_level(*_merge_all(passes(k, count)), levels, base, min_count))
+        levels.append(_level(*_merge_all(passes(count)), levels, base, min_count))
 
     scores = [None, None] + [_cohesion(levels, k, total) for k in range(2, order + 1)]
     cohesive = [None, None] + [scores[k] >= thresholds[k - 2] for k in range(2, order + 1)]
@@ -419,7 +409,7 @@ def discover(texts: str | os.PathLike | Iterable[str | os.PathLike], min_count: 
         return _count_segments(ids, _ranks(ids, levels, order, base), cohesive, order, sizes)
     seg_counts = [None] + [np.zeros(n, np.int64) for n in sizes[1:]]
     long = Counter()
-    for counts, longer in passes(order + 1, segment):
+    for counts, longer in passes(segment):
         for k in range(1, order + 1):
             seg_counts[k] += counts[k]
         long.update(longer)
@@ -779,7 +769,6 @@ def _parser() -> argparse.ArgumentParser:
     add("--format", choices=("tsv", "jieba"), default="tsv",
         help="tsv: header + word, count, log cohesion; jieba: `word count`")
     add("--chunk-size", type=int, default=1 << 21, help=f"bytes per block, 1..{_MAX_CHUNK}")
-    add("--quiet", action="store_true", help="no progress line")
     add("--demo", action="store_true", help="run on a small generated corpus")
     return parser
 
@@ -800,19 +789,9 @@ def _run(args: argparse.Namespace) -> None:
             _check_output(path, name, inputs)
             inputs.append(path)  # --out and --segment must differ too
     exclude = _read_exclude(args.exclude) if args.exclude else set()
-    started, total = time.time(), [0]
-
-    def progress(number, passes, done):  # one line on stderr, rewritten after each chunk
-        total[0] = done if number == 1 else total[0]
-        share = f" ({100 * done / total[0]:.0f}%)" if number > 1 and total[0] else ""
-        print(f"\rpass {number}/{passes}: {done / 1e6:.1f}M characters{share}, "
-              f"{time.time() - started:.0f}s ", end="", file=sys.stderr, flush=True)
     words = discover(args.corpus, args.min_count, args.order, thresholds,
-                     chunk_size=args.chunk_size,
-                     progress=None if args.quiet else progress)
+                     chunk_size=args.chunk_size)
     words = [w for w in words if w.word not in exclude]
-    if not args.quiet:
-        print(file=sys.stderr)
     if args.segment:
         try:
             lex = _lexicon(words)
@@ -847,7 +826,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _run(args)
     except (OSError, ValueError, TypeError) as err:
-        print(f"\nerror: {err}", file=sys.stderr)
+        print(f"error: {err}", file=sys.stderr)
         return 1
     finally:
         if in_main:

@@ -158,16 +158,6 @@ def test_random_texts_match_reference(text, min_count, order, chunk_size):
     assert_same(fast, reference(text, min_count, order, thresholds))
 
 
-def test_progress_reports_every_pass():
-    calls = []
-    text = "中国人民，" * 200
-    discover(text, 2, chunk_size=100, progress=lambda *a: calls.append(a))
-    assert sorted({c[0] for c in calls}) == [1, 2, 3, 4, 5] and {c[1] for c in calls} == {5}
-    done = {p: [c[2] for c in calls if c[0] == p] for p in range(1, 6)}
-    assert all(d == sorted(d) and len(d) > 5 for d in done.values())  # grows chunk by chunk
-    assert len({d[-1] for d in done.values()}) == 1 and done[1][-1] >= len(text)
-
-
 def test_demo_recovers_generated_words():
     words = {w.word for w in new_words._demo() if len(w.word) > 1}
     assert words == {"各项", "项目", "工作", "我们", "发展", "经济", "建设", "人民"}
@@ -235,8 +225,7 @@ def test_cli_writes_tsv_and_jieba(tmp_path, capsys):
     assert rows[0] == ["word", "count", "score"] and len(rows) == len(expected) + 1
     assert [(r[0], int(r[1])) for r in rows[1:]] == [(w.word, w.count) for w in expected]
     assert "工作" not in {r[0] for r in rows}
-    assert "pass 5/5" in capsys.readouterr().err  # progress line
-    assert new_words.main([str(corpus), "-o", str(out), "--format", "jieba", "--quiet"]) == 0
+    assert new_words.main([str(corpus), "-o", str(out), "--format", "jieba"]) == 0
     first = out.read_text(encoding="utf-8").splitlines()[0].split(" ")
     assert len(first) == 2 and int(first[1]) > 0
 
@@ -249,7 +238,7 @@ def test_cli_errors_leave_no_file(tmp_path, capsys):
     assert "missing.txt" in capsys.readouterr().err
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"\xe4\xb8\xad\xff")
-    assert new_words.main([str(bad), "-o", str(out), "--quiet"]) == 1
+    assert new_words.main([str(bad), "-o", str(out)]) == 1
     assert "byte offset 3" in capsys.readouterr().err
     assert new_words.main([str(bad), "-o", str(out), "--order", "1"]) == 1
     corpus = tmp_path / "c.txt"
@@ -357,7 +346,7 @@ def test_fifos_and_devices_are_written_directly(tmp_path):
 def test_cli_writes_to_dev_stdout(tmp_path, repo_root):
     corpus = corpus_file(tmp_path)
     done = subprocess.run([sys.executable, str(repo_root / "new_words.py"), str(corpus),
-                           "-o", "/dev/stdout", "--min-count", "5", "--quiet"],
+                           "-o", "/dev/stdout", "--min-count", "5"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.startswith("word\tcount\tscore\n")
     assert "工作\t30" in done.stdout and os.path.islink("/dev/stdout")
@@ -374,7 +363,7 @@ def slow(words, fmt):
         print("writing", flush=True)
         time.sleep(0.05)
 new_words._lines = slow
-sys.exit(new_words.main([{corpus!r}, "-o", {out!r}, "--quiet", "--min-count", "5"]))
+sys.exit(new_words.main([{corpus!r}, "-o", {out!r}, "--min-count", "5"]))
 """
 
 
@@ -393,8 +382,7 @@ def test_sigterm_during_the_write_leaves_no_temp_file(tmp_path, repo_root):
 
 def test_cli_prints_the_top_words(tmp_path, capsys):
     corpus = corpus_file(tmp_path)
-    assert new_words.main([str(corpus), "-o", str(tmp_path / "w.tsv"), "--min-count", "5",
-                           "--quiet"]) == 0
+    assert new_words.main([str(corpus), "-o", str(tmp_path / "w.tsv"), "--min-count", "5"]) == 0
     top = capsys.readouterr().out
     assert top.startswith("top ") and "工作 30, 建设 30" in top
 
@@ -412,7 +400,6 @@ def test_order_is_bounded():
     ({"order": 4.0}, TypeError, "order"),
     ({"thresholds": (True, 4, 6)}, ValueError, "thresholds"),
     ({"thresholds": (2, float("nan"), 6)}, ValueError, "NaN"),
-    ({"progress": 3}, TypeError, "progress"),  # used to fail after the first chunk
 ])
 def test_bad_arguments_three_part_messages(kwargs, error, message):
     with pytest.raises(error, match=rf"{message}.*received"):
@@ -435,18 +422,17 @@ def test_empty_and_non_cjk_corpora(tmp_path):
     assert_same(discover(latin, 2), reference(latin, 2))
 
 
-def test_bad_corpus_files_fail_before_the_work(tmp_path):
+def test_bad_corpus_files_fail_before_the_work(tmp_path, monkeypatch):
     gbk = tmp_path / "gbk.txt"
     gbk.write_bytes("中国人民，".encode("gbk") * 4)
     utf16 = tmp_path / "utf16.txt"
     utf16.write_bytes("中国人民，".encode("utf-16") * 4)
-    calls = []
+    monkeypatch.setattr(new_words, "_chunks", lambda *a: pytest.fail("the corpus was read"))
     for path, message in ((gbk, r"gbk\.txt: not valid utf-8 at byte offset 0"),
                           (utf16, r"utf16\.txt: not valid utf-8 at byte offset 0"),
                           (tmp_path, "regular files"), (tmp_path / "no.txt", "not found")):
         with pytest.raises((ValueError, OSError), match=message):
-            discover(["中国" * 9, path], progress=lambda *a: calls.append(a))
-    assert calls == []  # nothing was read
+            discover(["中国" * 9, path])
 
 
 def test_a_utf8_byte_order_mark_is_a_separator(tmp_path):

@@ -161,7 +161,7 @@ def test_cli_segment_writes_the_corpus_line_for_line(tmp_path, capsys):
     old = os.umask(0o022)
     try:
         assert new_words.main([str(corpus), "-o", str(tmp_path / "w.tsv"), "--min-count", "5",
-                               "--segment", str(out), "--quiet"]) == 0
+                               "--segment", str(out)]) == 0
     finally:
         os.umask(old)
     words = discover([corpus], 5)
@@ -197,10 +197,10 @@ def test_cli_segment_of_a_bad_corpus_leaves_no_file(tmp_path, capsys):
     corpus = tmp_path / "bad.txt"
     corpus.write_bytes("中国人民，".encode() * 50 + b"\xff")
     out = tmp_path / "s.txt"
-    assert new_words.main([str(corpus), "--segment", str(out), "--quiet"]) == 1
+    assert new_words.main([str(corpus), "--segment", str(out)]) == 1
     assert "byte offset 750" in capsys.readouterr().err
     corpus.write_text("各项工作，abc。" * 3, encoding="utf-8")  # no CJK word seen 8 times
-    assert new_words.main([str(corpus), "--segment", str(out), "--quiet"]) == 1
+    assert new_words.main([str(corpus), "--segment", str(out)]) == 1
     assert "`--segment` needs words of CJK characters" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.txt"]
 
