@@ -11,28 +11,22 @@
 # LIABLE FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR
 # OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER
 # DEALINGS IN THE SOFTWARE.
-"""Fast unsupervised Chinese new-word discovery, and segmentation with the words it finds.
+"""Unsupervised Chinese new-word discovery, and segmentation with the words it finds.
 
-Which fragments of a raw Chinese corpus are words?  Keep the n-grams whose characters stick
-together far more often than chance, cut the corpus wherever no such n-gram holds two
-neighbouring characters together, count the pieces, back-check the long ones.  Reference: Su
-Jianlin, "a better new word discovery algorithm" (kexue.fm, 2019), here with exact counts.
+Keep the n-grams whose characters stick together far more often than chance, cut the corpus
+wherever no such n-gram spans a gap, count the pieces, back-check the long ones (Su Jianlin,
+"a better new word discovery algorithm", kexue.fm, 2019), here with exact counts:
 
-1. Full-width ASCII becomes half-width; *pieces* are the runs of CJK characters (U+3007,
-   U+3400-4DBF, U+4E00-9FFF, U+F900-FAFF, U+20000-323AF) and ASCII letters and digits.
-   T = number of characters in pieces.
-2. Count the 1..n-grams in pieces (n = ``order``) seen >= ``min_count`` times.  Cohesion of
-   w = min over splits w = l + r of p(w) / (p(l) p(r)), p = count / T; G = the n-grams whose
-   log cohesion reaches ``thresholds`` (default 2(k-1) for length k: 2, 4, 6).
-3. Re-segment: a gap stays uncut iff an n-gram of G spans it (各项 + 项目 chain to 各项目);
-   count the segments, keep those seen >= ``min_count`` times; segments of length 3..n must
-   be in G, longer ones need every n-window in G (back-check).
-4. ``segment`` splits text into the most probable sequence of the words found (unigram
-   model, as jieba without its HMM); numbers and dates are kept whole by rule.
-
-How: a k-gram is the key rank(prefix) * (V + 1) + id(last character), so counting is a sort
-and a lookup a binary search.  The corpus is read ``order + 1`` times in blocks, so files
-larger than memory work; the result does not depend on the block size.
+1. Pieces are the runs of CJK characters and of ASCII letters and digits (full-width ASCII
+   made half-width); T = their number of characters.
+2. Count the 1..n-grams of pieces (n = ``order``) seen >= ``min_count`` times, by sorting keys
+   rank(prefix) * (V + 1) + id(last character).  Cohesion of w = min over splits w = l + r of
+   p(w) / (p(l) p(r)), p = count / T; G = the n-grams whose log cohesion reaches ``thresholds``.
+3. Cut every gap that no n-gram of G spans (各项 + 项目 chain to 各项目) and count the segments
+   seen >= ``min_count`` times; back-check: one of 2..n characters must be in G, a longer one
+   must have every n-window in G.  Files are read ``order + 1`` times, in blocks.
+4. ``segment`` splits text into its most probable words (unigram model, as jieba without its
+   HMM); numbers and dates are kept whole by rule.
 
 Usage::
 
@@ -42,8 +36,7 @@ Usage::
 
     python new_words.py corpus.txt -o words.tsv --segment corpus.seg.txt
 
-Requires Python >= 3.10 and numpy only (``pip install numpy``; no Keras or TensorFlow).
-Copy this file into your project; keep this header.  Licence: MIT.
+Requires Python >= 3.10 and numpy.  Copy this file into your project; keep this header.  MIT.
 """
 
 __version__ = "0.1.0"
@@ -71,7 +64,8 @@ _CJK = ((0x3007, 0x3007), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF),
 
 
 class Word(NamedTuple):
-    """One discovered word: its text, its segment count, its log cohesion (or None)."""
+    """One discovered word: its text, its segment count, its log cohesion (None for a single
+    character or a word longer than `order`)."""
 
     word: str
     count: int
@@ -94,13 +88,6 @@ def _code_points(block: str) -> tuple[np.ndarray, np.ndarray]:
     cp = np.where(full, cp - 0xFEE0, cp)
     table = _word_table()
     return cp, table[np.minimum(cp, len(table) - 1)]
-
-
-def _to_codes(cp: np.ndarray, word: np.ndarray) -> np.ndarray:
-    """Codes of a block plus a closing separator: the code point, 0 for separators."""
-    codes = np.zeros(len(cp) + 1, np.int32)
-    codes[:-1] = np.where(word, cp, 0)
-    return codes
 
 
 def _blocks(item: str | os.PathLike, size: int) -> Iterator[str]:
@@ -126,20 +113,20 @@ def _blocks(item: str | os.PathLike, size: int) -> Iterator[str]:
 
 
 def _chunks(source: list, size: int) -> Iterator[np.ndarray]:
-    """Code chunks that end with a separator (0), so no piece spans two chunks."""
+    """Chunks of codes (code point, 0 for a separator) that end with a 0: no piece spans two."""
     for item in source:
-        pending = []  # (code points, word mask) of the unfinished piece at the end
+        pending = []  # codes of the unfinished piece at the end
         for block in _blocks(item, size):
             cp, word = _code_points(block)
+            codes = np.where(word, cp, 0)
             if word.all():  # no separator: the piece goes on in the next block
-                pending.append((cp, word))
+                pending.append(codes)
                 continue
             cut = len(word) - int(np.argmax(~word[::-1]))  # just after the last separator
-            parts = [*pending, (cp[:cut], word[:cut])]
-            yield _to_codes(*map(np.concatenate, zip(*parts, strict=True)))
-            pending = [(cp[cut:], word[cut:])]
-        if sum(len(cp) for cp, _ in pending):
-            yield _to_codes(*map(np.concatenate, zip(*pending, strict=True)))
+            yield np.concatenate([*pending, codes[:cut]])
+            pending = [codes[cut:]]
+        if sum(map(len, pending)):
+            yield np.concatenate([*pending, np.zeros(1, np.int32)])
 
 
 # ---------------------------------------------------------------- exact n-gram tables
@@ -303,8 +290,7 @@ def _check_file(item: os.PathLike) -> None:
     """A corpus file must be a readable regular file whose first block is UTF-8."""
     name = os.fspath(item)
     if not os.path.exists(item):
-        raise FileNotFoundError(f"`texts` must name existing files, received {name} (corpus "
-                                "file not found).")
+        raise FileNotFoundError(f"`texts` must name existing files, received {name} (not found).")
     if not os.path.isfile(item):  # a directory, FIFO or device cannot be read order + 1 times
         raise ValueError(f"`texts` must name regular files, received {name}.")
     try:
@@ -325,11 +311,9 @@ def _check_args(texts, min_count, order, thresholds, chunk_size):
     many = isinstance(thresholds, Iterable) and not isinstance(thresholds, (str, bytes))
     values = list(thresholds) if many else [thresholds]
     if not all(isinstance(t, (int, float, np.integer, np.floating)) and not isinstance(t, bool)
-               for t in values):  # True is not a threshold; +-inf are allowed
-        raise ValueError(f"`thresholds` must be numbers, received {thresholds!r}.")
+               and t == t for t in values):  # True and NaN are no thresholds; +-inf are
+        raise ValueError(f"`thresholds` must be numbers, not NaN, received {thresholds!r}.")
     thresholds = tuple(map(float, values))
-    if any(t != t for t in thresholds):
-        raise ValueError(f"`thresholds` must not be NaN, received {thresholds}.")
     if len(thresholds) != order - 1:
         raise ValueError(f"`thresholds` must have order - 1 = {order - 1} values (for lengths "
                          f"2..{order}), received {len(thresholds)}: {thresholds}.")
@@ -358,16 +342,14 @@ def discover(texts: str | os.PathLike | Iterable[str | os.PathLike], min_count: 
         texts: a text (str), a UTF-8 file (os.PathLike), or a list of them.
         min_count: minimum count of an n-gram and of a final word.
         order: longest n-gram n, 2..32.
-        thresholds: minimum natural-log cohesion for lengths 2..order (default 2(k-1)).
+        thresholds: minimum log cohesion for lengths 2..order (default 2(k-1): 2, 4, 6).
         chunk_size: block size (characters of a str, bytes of a file); sets the memory only.
 
     Returns:
-        `Word(word, count, score)` records by decreasing count, then by word; score is the log
-        cohesion of words of length 2..order, else None.
+        `Word` records by decreasing count, then by word.
 
     Raises:
-        ValueError: a bad argument, or a file that is not UTF-8 (named, with the offset).
-        TypeError: an argument of the wrong type.
+        ValueError, TypeError: a bad argument, or a file that is not UTF-8 (with the offset).
         OSError: a corpus file is missing or unreadable (checked before any work).
     """
     source, thresholds = _check_args(texts, min_count, order, thresholds, chunk_size)
@@ -376,10 +358,10 @@ def discover(texts: str | os.PathLike | Iterable[str | os.PathLike], min_count: 
         return map(fn, _chunks(source, chunk_size))
 
     # pass 1: character counts -> ids 1..V for the frequent ones, 0 for the rest and separators
-    unit_counts = np.zeros(1, np.int64)
-    for c in passes(np.bincount):
-        unit_counts = np.pad(unit_counts, (0, max(0, len(c) - len(unit_counts))))
-        unit_counts[:len(c)] += c
+    size = len(_word_table())  # codes are word characters' code points, all below its end
+    unit_counts = np.zeros(size, np.int64)
+    for c in passes(lambda codes: np.bincount(codes, minlength=size)):
+        unit_counts += c
     unit_counts[0] = 0
     total = int(unit_counts.sum())
     frequent = np.flatnonzero(unit_counts >= min_count)
@@ -679,13 +661,12 @@ def _blocks_at_breaks(item, size: int) -> Iterator[str]:
 
 
 def segment(text: str, words: Iterable[Word] | Iterable[tuple[str, float]]) -> list[str]:
-    """Split a text into words: the most probable split under a unigram model of `words`.
+    """Split a text into its most probable words under a unigram model of `words`.
 
-    Each run of CJK characters is split into the words (CJK only, up to 64 characters) with
-    the highest product of p(word) = count / total (jieba's model, HMM off); a character that
-    is no word counts 1 (or the least count).  Numbers and dates (1998年, 3.5%, 一九九八年),
-    runs of letters or ASCII letters and digits (H5N1) and runs of one punctuation mark are
-    tokens of their own; whitespace is dropped.
+    Runs of CJK characters are split into words of up to 64 CJK characters with the highest
+    product of p(word) = count / total (jieba without its HMM; a character that is no word
+    counts 1, or the least count).  Numbers and dates (1998年, 3.5%, 一九九八年), runs of
+    letters or of ASCII letters and digits (H5N1) and of one punctuation mark are tokens.
 
     Args:
         text: the text to split, of any length.
