@@ -716,18 +716,6 @@ def _on_sigterm(signum, frame):
     raise SystemExit(128 + signum)
 
 
-def _read_exclude(path: Path) -> set[str]:
-    """First field of each non-blank line of a UTF-8 word list (a jieba dict or our TSV)."""
-    if not path.is_file():
-        raise FileNotFoundError(f"`--exclude` must be an existing word file, received {path}.")
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as err:
-        raise ValueError(f"`--exclude` must be UTF-8, received {path} (not valid UTF-8 at "
-                         f"byte offset {err.start}).") from None
-    return {line.split()[0] for line in lines if line.strip()}
-
-
 def _top_words(words: list[Word], n: int = 20) -> str:
     """The n most frequent multi-character words, for the end of a run."""
     top = [f"{w.word} {w.count}" for w in words if len(w.word) > 1][:n]
@@ -737,7 +725,8 @@ def _top_words(words: list[Word], n: int = 20) -> str:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description="Unsupervised Chinese new-word discovery (cohesion + re-segmentation).",
-        epilog="example: python new_words.py corpus.txt -o words.tsv --segment corpus.seg.txt")
+        epilog="example: python new_words.py corpus.txt -o words.tsv --segment corpus.seg.txt; "
+        "to keep only new words, drop the rows of your dictionary's words from words.tsv")
     add = parser.add_argument
     add("corpus", nargs="*", type=Path, help="UTF-8 text files, read order + 1 times (not stdin)")
     add("-o", "--out", help="output file (default: standard output)")
@@ -746,10 +735,8 @@ def _parser() -> argparse.ArgumentParser:
     add("--min-count", type=int, default=8, help="minimum count of n-grams and words (8)")
     add("--order", type=int, default=4, help=f"longest n-gram, 2..{_MAX_ORDER} (4)")
     add("--thresholds", help="log-cohesion thresholds for lengths 2..order (2,4,6)")
-    add("--exclude", type=Path, help="known words to leave out, one per line (first field)")
     add("--format", choices=("tsv", "jieba"), default="tsv",
         help="tsv: header + word, count, log cohesion; jieba: `word count`")
-    add("--chunk-size", type=int, default=1 << 21, help=f"bytes per block, 1..{_MAX_CHUNK}")
     add("--demo", action="store_true", help="run on a small generated corpus")
     return parser
 
@@ -764,15 +751,12 @@ def _run(args: argparse.Namespace) -> None:
     except ValueError:
         raise ValueError(f"`--thresholds` must be comma-separated numbers, received "
                          f"{args.thresholds!r}.") from None
-    inputs = [p for p in [*args.corpus, args.exclude] if p is not None]
+    inputs = list(args.corpus)
     for name, path in (("--out", args.out), ("--segment", args.segment)):
         if path:
             _check_output(path, name, inputs)
             inputs.append(path)  # --out and --segment must differ too
-    exclude = _read_exclude(args.exclude) if args.exclude else set()
-    words = discover(args.corpus, args.min_count, args.order, thresholds,
-                     chunk_size=args.chunk_size)
-    words = [w for w in words if w.word not in exclude]
+    words = discover(args.corpus, args.min_count, args.order, thresholds)
     if args.segment:
         try:
             lex = _lexicon(words)
