@@ -64,9 +64,7 @@ _CJK = ((0x3007, 0x3007), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF),
 
 
 class Word(NamedTuple):
-    """One discovered word: its text, its segment count, its log cohesion (None for a single
-    character or a word longer than `order`)."""
-
+    """A discovered word, its segment count, its log cohesion (None: 1 or > order characters)."""
     word: str
     count: int
     score: float | None
@@ -133,7 +131,6 @@ def _chunks(source: list, size: int) -> Iterator[np.ndarray]:
 
 class _Level(NamedTuple):
     """The frequent k-grams of one order, keyed rank(prefix) * base + id(last unit)."""
-
     keys: np.ndarray  # int64, sorted
     counts: np.ndarray  # int64
     parent: np.ndarray  # rank of the (k-1)-gram prefix
@@ -237,11 +234,10 @@ def _decode(levels: list[_Level], k: int, ranks: np.ndarray, units: list[str]) -
 
 # ---------------------------------------------------------------- re-segmentation
 
-def _segments(ids: np.ndarray, ranks: list[np.ndarray], cohesive: list[np.ndarray], order: int):
-    """Cut where no n-gram of G spans a gap: segment starts, lengths, and inside[k][i] = the
-    k-gram at i is in G."""
+def _count_segments(ids, ranks, cohesive, order, sizes):
+    """Back-checked segment counts of one chunk: per-order bincounts + long segments."""
     covered = np.zeros(max(len(ids) - 1, 0), bool)  # gap i lies between units i and i + 1
-    inside = [None, None]
+    inside = [None, None]  # inside[k][i]: the k-gram at i is in G
     for k in range(2, order + 1):
         r = ranks[k]
         in_g = r >= 0
@@ -252,13 +248,8 @@ def _segments(ids: np.ndarray, ranks: list[np.ndarray], cohesive: list[np.ndarra
     starts, ends = ids > 0, ids > 0
     starts[1:] &= ~covered
     ends[:-1] &= ~covered
-    starts, ends = np.flatnonzero(starts), np.flatnonzero(ends)
-    return starts, ends - starts + 1, inside
-
-
-def _count_segments(ids, ranks, cohesive, order, sizes):
-    """Back-checked segment counts of one chunk: per-order bincounts + long segments."""
-    starts, lengths, inside = _segments(ids, ranks, cohesive, order)
+    starts, ends = np.flatnonzero(starts), np.flatnonzero(ends)  # cut at the uncovered gaps
+    lengths = ends - starts + 1
     counts = [None, np.bincount(ids[starts[lengths == 1]] - 1, minlength=sizes[1])]
     for k in range(2, order + 1):
         s = starts[lengths == k]
@@ -527,7 +518,6 @@ def _kind_table() -> np.ndarray:
 
 class _Lexicon(NamedTuple):
     """Words as prefix tables, keyed like the k-grams of `discover` (_Level)."""
-
     lut: np.ndarray  # code point -> character id, 0 for a character of no word
     base: int
     keys: list[np.ndarray]  # keys[k - 1]: sorted keys of the words' k-character prefixes
@@ -536,8 +526,7 @@ class _Lexicon(NamedTuple):
 
 
 def _lexicon(words) -> _Lexicon:
-    """Prefix tables of the CJK words among (word, count, ...) records; p = count / total.
-    The tables of the last few vocabularies are kept, so a loop of calls builds them once."""
+    """Prefix tables of the CJK words of (word, count) records, cached: a loop builds them once."""
     if isinstance(words, (str, bytes, os.PathLike)) or not isinstance(words, Iterable):
         raise TypeError(f"`words` must be a collection of (word, count) pairs, received "
                         f"{type(words).__name__} (read a word file first).")
@@ -580,8 +569,8 @@ def _cached_lexicon(words: tuple) -> _Lexicon:
 
 
 def _word_scores(cp: np.ndarray, han: np.ndarray, lex: _Lexicon) -> np.ndarray:
-    """scores[i, k - 1] = log p of the k-character word at i, -inf if there is none; each CJK
-    character is also a word of its own (an unknown one if the lexicon lacks it)."""
+    """scores[i, k - 1] = log p of the k-character word at i (-inf: none); a CJK character is
+    always a word, an unknown one if the lexicon lacks it."""
     n, longest = len(cp), len(lex.keys)
     ids = np.zeros(n + longest, np.int64)  # 0 past the end: no word passes it
     ids[:n] = np.where(han, lex.lut[np.minimum(cp, len(lex.lut) - 1)], 0) * (cp < len(lex.lut))
