@@ -34,8 +34,6 @@ Usage::
     words = discover(text, min_count=8)  # a str is text, a Path a file, or a list of them
     tokens = segment(text, words)         # list of words, numbers and punctuation marks
 
-    python new_words.py corpus.txt -o words.tsv --segment corpus.seg.txt
-
 Requires Python >= 3.10 and numpy.  Copy this file into your project; keep this header.  MIT.
 """
 
@@ -59,8 +57,7 @@ import numpy as np
 
 # ---------------------------------------------------------------- reading text as unit codes
 
-_CJK = ((0x3007, 0x3007), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF),
-        (0x20000, 0x323AF))
+_CJK = ((0x3007, 0x3007), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x323AF))
 
 
 class Word(NamedTuple):
@@ -166,22 +163,16 @@ def _ranks(ids: np.ndarray, levels: list[_Level], upto: int, base: int) -> list[
     return ranks
 
 
-def _unique_counts(keys: np.ndarray, counts: np.ndarray):
-    """Sorted distinct keys with their summed counts."""
-    if len(keys) == 0:
-        return keys, counts
-    order = np.argsort(keys)
-    keys, counts = keys[order], counts[order]
-    start = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    return keys[start], np.add.reduceat(counts, start)
-
-
 def _merge_all(tables: Iterable[tuple[np.ndarray, np.ndarray]]):
     """Merge the (keys, counts) tables of all chunks, as they come to bound the memory."""
-    def merge(parts):
-        if len(parts) == 1:
+    def merge(parts):  # sorted distinct keys with their summed counts
+        keys, counts = (np.concatenate(t) for t in zip(*parts, strict=True))
+        if len(parts) == 1 or len(keys) == 0:
             return parts[0]
-        return _unique_counts(*(np.concatenate(t) for t in zip(*parts, strict=True)))
+        order = np.argsort(keys)
+        keys, counts = keys[order], counts[order]
+        start = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+        return keys[start], np.add.reduceat(counts, start)
     parts, size = [], 0
     for table in tables:
         parts.append(table)
@@ -277,20 +268,6 @@ def _check_int(name: str, value, low: int, high: int) -> None:
         raise ValueError(f"`{name}` must be an integer in [{low}, {high}], received {value}.")
 
 
-def _check_file(item: os.PathLike) -> None:
-    """A corpus file must be a readable regular file whose first block is UTF-8."""
-    name = os.fspath(item)
-    if not os.path.exists(item):
-        raise FileNotFoundError(f"`texts` must name existing files, received {name} (not found).")
-    if not os.path.isfile(item):  # a directory, FIFO or device cannot be read order + 1 times
-        raise ValueError(f"`texts` must name regular files, received {name}.")
-    try:
-        next(_blocks(item, 1 << 16))
-    except OSError as err:
-        raise PermissionError(f"`texts` must name readable files, received {name} "
-                              f"({err.strerror}).") from None
-
-
 def _check_args(texts, min_count, order, thresholds, chunk_size):
     """Validate the arguments of discover(); return (source list, thresholds tuple)."""
     _check_int("min_count", min_count, 1, 2 ** 62)
@@ -317,8 +294,18 @@ def _check_args(texts, min_count, order, thresholds, chunk_size):
         if not isinstance(item, (str, os.PathLike)):
             raise TypeError(f"`texts` items must be str (text) or os.PathLike (file), "
                             f"received {type(item).__name__}.")
-        if not isinstance(item, str):
-            _check_file(item)
+        name = os.fspath(item)
+        if not isinstance(item, str) and not os.path.exists(item):
+            raise FileNotFoundError(f"`texts` must name existing files; not found: {name}.")
+        if isinstance(item, str):
+            continue
+        if not os.path.isfile(item):  # a directory, FIFO or device: not read order + 1 times
+            raise ValueError(f"`texts` must name regular files, received {name}.")
+        try:  # the first block of a file: readable and UTF-8
+            next(_blocks(item, 1 << 16))
+        except OSError as err:
+            raise PermissionError(f"`texts` must name readable files, received {name} "
+                                  f"({err.strerror}).") from None
     return source, thresholds
 
 
@@ -336,12 +323,9 @@ def discover(texts: str | os.PathLike | Iterable[str | os.PathLike], min_count: 
         thresholds: minimum log cohesion for lengths 2..order (default 2(k-1): 2, 4, 6).
         chunk_size: block size (characters of a str, bytes of a file); sets the memory only.
 
-    Returns:
-        `Word` records by decreasing count, then by word.
-
-    Raises:
-        ValueError, TypeError: a bad argument, or a file that is not UTF-8 (with the offset).
-        OSError: a corpus file is missing or unreadable (checked before any work).
+    Returns `Word` records by decreasing count, then by word.  Raises ValueError or TypeError
+    for a bad argument or a file that is not UTF-8 (with the offset), OSError for a missing or
+    unreadable corpus file (all checked before any work).
     """
     source, thresholds = _check_args(texts, min_count, order, thresholds, chunk_size)
 
@@ -405,13 +389,12 @@ def _collect(levels, scores, seg_counts, long, units, min_count) -> list[Word]:
 
 def _lines(words: Iterable[Word], fmt: str) -> Iterator[str]:
     """Output lines: TSV with a header (score blank when None), or jieba's `word count`."""
-    if fmt == "tsv":
-        yield "word\tcount\tscore\n"
-    for w in words:
-        if fmt == "jieba":
-            yield f"{w.word} {w.count}\n"
-        else:
-            yield f"{w.word}\t{w.count}\t{'' if w.score is None else f'{w.score:.6f}'}\n"
+    if fmt == "jieba":
+        yield from (f"{w.word} {w.count}\n" for w in words)
+        return
+    yield "word\tcount\tscore\n"
+    yield from (f"{w.word}\t{w.count}\t{'' if w.score is None else f'{w.score:.6f}'}\n"
+                for w in words)
 
 
 # ---------------------------------------------------------------- output files
@@ -477,17 +460,9 @@ def _write_lines(lines: Iterable[str], path, name: str = "path") -> None:
 
 
 def write_words(words: Iterable[Word], path: str | os.PathLike, fmt: str = "tsv") -> None:
-    """Write words atomically (see `_write_lines`).
-
-    Args:
-        words: records from `discover`.
-        path: the output file.
-        fmt: "tsv" (header, then word, count, score) or "jieba" (`word count` lines).
-
-    Raises:
-        ValueError: an unknown `fmt`.
-        OSError: `path` is a directory, or its folder is missing or read-only.
-    """
+    """Write `discover`'s words to `path` atomically (see `_write_lines`), as "tsv" (header,
+    then word, count, score) or "jieba" (`word count` lines).  Raises ValueError for another
+    `fmt`, OSError if `path` is a directory or its folder is missing or read-only."""
     if fmt not in ("tsv", "jieba"):
         raise ValueError(f"`fmt` must be 'tsv' or 'jieba', received {fmt!r}.")
     _write_lines(_lines(words, fmt), path)
@@ -495,10 +470,9 @@ def write_words(words: Iterable[Word], path: str | os.PathLike, fmt: str = "tsv"
 
 # ---------------------------------------------------------------- segmentation
 
-# Tokens fixed by rule, found on the normalised text (full-width digits are ASCII there):
-# years, numbers with a unit of date, time, percent or ten-thousands as People's Daily writes
-# them (1998年, 12月, 3.5%, 10万, 20时), dates in Chinese numerals (一九九八年, 十二月, 三十一日)
-# and runs of ASCII letters and digits (H5N1).
+# Tokens fixed by rule, on the normalised text (full-width digits are ASCII there): numbers with
+# a unit of date, time, percent or ten-thousands as People's Daily writes them (1998年, 12月,
+# 3.5%, 10万, 20时), dates in Chinese numerals (一九九八年, 十二月), ASCII letters, digits (H5N1).
 _FIXED = re.compile(r"[0-9]{4}年|[0-9]+(?:[.:/·∶][0-9]+)*(?:%|[万亿]*(?:月份?|[日时分])?)"
                     r"|[〇○零一二三四五六七八九]{2,}年|(?:十[一二]?|[一二三四五六七八九])月"
                     r"|(?:[二三]?十[一二三四五六七八九]?|[一二三四五六七八九])日|[A-Za-z0-9]+")
@@ -585,13 +559,10 @@ def _word_scores(cp: np.ndarray, han: np.ndarray, lex: _Lexicon) -> np.ndarray:
 
 
 def _best_starts(scores: np.ndarray, han: np.ndarray) -> np.ndarray:
-    """Word starts of the most probable split of every run of CJK characters.
-
-    best[i] = max over k of scores[i, k - 1] + best[i + k], with best = 0 at the end of i's
-    run, is the log probability of the best split of the run from i on.  Positions at the
-    same distance from the end of their run do not depend on each other: they are solved
-    together, nearest to the end first.  Ties go to the longer word, as in jieba.
-    """
+    """Word starts of the most probable split of every CJK run: best[i] = max over k of
+    scores[i, k - 1] + best[i + k] (0 at the run's end), the log probability of the best split
+    from i on.  Positions as far from their run's end do not depend on each other: they are
+    solved together, nearest to the end first.  Ties go to the longer word, as in jieba."""
     n, longest = scores.shape
     run_end = np.minimum.accumulate(np.where(han, n, np.arange(n))[::-1])[::-1]
     pos = np.flatnonzero(han)
@@ -661,12 +632,9 @@ def segment(text: str, words: Iterable[Word] | Iterable[tuple[str, float]]) -> l
         text: the text to split, of any length.
         words: the result of `discover`, or (word, count) pairs with counts > 0.
 
-    Returns:
-        The tokens, in the characters of `text` (full-width forms stay full-width).
-
-    Raises:
-        TypeError: `text` is not a str, or `words` is not a collection.
-        ValueError: `words` holds an item that is not a (word, count > 0) pair, or no CJK word.
+    Returns the tokens in the characters of `text` (full-width forms stay full-width).  Raises
+    TypeError if `text` is not a str or `words` no collection, ValueError if `words` holds an
+    item that is not a (word, count > 0) pair, or no CJK word.
     """
     if not isinstance(text, str):
         raise TypeError(f"`text` must be a str, received {type(text).__name__}.")
@@ -700,11 +668,6 @@ def _demo() -> list[Word]:
     return discover(text, min_count=5)
 
 
-def _on_sigterm(signum, frame):
-    """SIGTERM as SystemExit, so that `finally` and cleanup code run (no stray temp file)."""
-    raise SystemExit(128 + signum)
-
-
 def _top_words(words: list[Word], n: int = 20) -> str:
     """The n most frequent multi-character words, for the end of a run."""
     top = [f"{w.word} {w.count}" for w in words if len(w.word) > 1][:n]
@@ -732,9 +695,6 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace) -> None:
     """The CLI's work; every argument and output is checked before the corpus is read."""
-    if Path("-") in args.corpus:
-        raise ValueError("`corpus` must be files, received '-' (standard input cannot be "
-                         "read order + 1 times; save it to a file first).")
     try:
         thresholds = args.thresholds and [float(t) for t in args.thresholds.split(",")]
     except ValueError:
@@ -752,8 +712,7 @@ def _run(args: argparse.Namespace) -> None:
         except ValueError:
             raise ValueError("`--segment` needs words of CJK characters, received none "
                              "from this corpus; lower --min-count or --thresholds.") from None
-        _write_lines(_segmented_lines(args.corpus, lex), args.segment,
-                     "--segment")
+        _write_lines(_segmented_lines(args.corpus, lex), args.segment, "--segment")
     if args.out:
         _write_lines(_lines(words, args.format), args.out, "--out")
         print(_top_words(words))
@@ -770,13 +729,12 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.writelines(_lines(words, "tsv"))
         print(_top_words(words), file=sys.stderr)
         return 0
-    if not args.corpus:
-        parser.print_usage(sys.stderr)
-        print("error: give one or more CORPUS files (there is no default corpus); see --help",
-              file=sys.stderr)
-        return 2
+    if not args.corpus:  # exits with status 2
+        parser.error("give one or more CORPUS files (there is no default corpus)")
     in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
+    def on_sigterm(signum, frame):  # SystemExit runs the cleanup: no stray temp file
+        raise SystemExit(128 + signum)
+    previous = signal.signal(signal.SIGTERM, on_sigterm) if in_main else None
     try:
         _run(args)
     except (OSError, ValueError, TypeError) as err:
