@@ -351,8 +351,7 @@ class TransformerBlock(keras.layers.Layer):
         return self.step(x, attention_mask, training)[0]
 
     def step(self, x, attention_mask=None, training=None, cache=None, index=0):
-        """`call` that also returns the attention's keys and values (see
-        `MultiHeadSelfAttention.attend` for `cache` and `index`)."""
+        """`call`, also returning keys and values (`cache`, `index`: see `attention.attend`)."""
         attended, cache = self.attention.attend(x, attention_mask, training, cache, index)
         x = self.attention_norm(x + self.drop(attended, training=training))
         return self.output_norm(x + self.drop(self.feed_forward(x), training=training)), cache
@@ -1162,14 +1161,16 @@ def load_tokenizer(model_dir: str | os.PathLike, **kwargs) -> Tokenizer:
 # ----------------------------------------------------------------------------- generation
 
 
-def _compile(function):
-    """`function` compiled for the backend (a `tf.function` or `jax.jit`; torch runs eagerly)."""
+def _compile(function, xla: bool = False):
+    """`function` compiled: `jax.jit`, a `tf.function` (XLA if `xla`: it fuses the many small
+    ops of a one-token step, yet runs the vocabulary-wide projection slowly), torch eager."""
     if keras.backend.backend() == "jax":
         import jax
 
         return jax.jit(function)
-    tensorflow = keras.backend.backend() == "tensorflow"
-    return _tensorflow().function(function, reduce_retracing=True) if tensorflow else function
+    if keras.backend.backend() != "tensorflow":
+        return function
+    return _tensorflow().function(function, jit_compile=xla, reduce_retracing=True)
 
 
 def _filter_probs(log_probs: np.ndarray, temperature: float = 1.0, top_k: int | None = None,
@@ -1215,7 +1216,8 @@ class Generator:
         self.blocks = [layer for name, layer in layers.items() if name.startswith("Encoder-")]
         self.head = [layers[name] for name in ("MLM-Dense", "MLM-Norm", "MLM-Bias")]
         self.pad, self.cache = self.mask.pad_token_id, cache
-        self._step, self._full = _compile(self._cached_step), _compile(self._forward)
+        self._step, self._full = _compile(self._cached_step, xla=True), _compile(self._forward)
+        self._head = _compile(self._log_probs)
 
     def _log_probs(self, x):  # hidden states (B, H) -> next-token log-probabilities (B, V)
         logits = self.embeddings(self.head[1](self.head[0](x)), reverse=True) + self.head[2].bias
@@ -1240,11 +1242,10 @@ class Generator:
             cache = (ops.take(keys, parents, axis=0), ops.take(values, parents, axis=0))
             x, cache = block.step(x, mask, cache=cache, index=index)
             new.append(cache)
-        return self._log_probs(x[:, 0]), new
+        return x[:, 0], new  # (B, H): the head runs apart (see `_compile`)
 
     def _start(self, token_ids, repeat: int, max_new: int, min_new: int, **counts):
-        """Checks the arguments, repeats each source `repeat` times; returns the first
-        log-probs and the decoding state."""
+        """Checks arguments, repeats each source `repeat` times; first log-probs, state."""
         for name, value in {"max_new_tokens": max_new, **counts}.items():
             if value is not None and (not _is_int(value) or value < 1):
                 raise ValueError(f"{name}: expected an int >= 1, received {value!r}.")
@@ -1273,10 +1274,11 @@ class Generator:
         if self.cache:
             run["visible"][:, width + step - 1] = True
             position = (run["lengths"] + step - 1)[:, None]
-            log_probs, run["caches"] = self._step(
-                run["new"][:, -1:], np.full((rows, 1), run["segment"], "int32"), position,
-                np.int32(width + step - 1), run["visible"], parents.astype("int32"),
-                run["caches"])
+            index = ops.convert_to_tensor(width + step - 1, "int32")  # a tensor: no retracing
+            hidden, run["caches"] = self._step(
+                run["new"][:, -1:], np.full((rows, 1), run["segment"], "int32"), position, index,
+                run["visible"], parents.astype("int32"), run["caches"])
+            log_probs = self._head(hidden)
         else:  # the whole sequence again: each row's new tokens right after its source
             token_ids = np.pad(run["source"], [[0, 0], [0, step]], constant_values=self.pad)
             segment_ids = np.zeros_like(token_ids)
@@ -1412,9 +1414,8 @@ class NextTokenLoss(keras.losses.Loss):
         found = bk.Generator(model).beam_search(sources, end_id=tokenizer.vocab["[SEP]"])
         print([tokenizer.decode(ids) for (ids, score), in found])
 
-    Args:
-        pad_token_id: the id that marks positions not to predict.
-        from_logits: `y_pred` (batch, seq, vocab) holds logits (`mlm_activation=None`).
+    Args: `pad_token_id` marks positions not to predict; with `from_logits`, `y_pred`
+        (batch, seq, vocab) holds logits (`mlm_activation=None`), else probabilities.
     """
 
     def __init__(self, pad_token_id: int = 0, from_logits: bool = False,
