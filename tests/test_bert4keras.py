@@ -349,7 +349,7 @@ def test_tokenizer_pairs_truncate_longest_first(hf, minilm):
         ids, segments = tokenizer.encode(first, second, max_length=max_length)
         assert ids == expected["input_ids"] and segments == expected["token_type_ids"]
     ids, _ = tokenizer.encode(SENTENCES[0])
-    assert tokenizer.decode(ids) == "the quick brown fox jumps over the lazy dog ."
+    assert tokenizer.decode(ids) == "the quick brown fox jumps over the lazy dog."
 
 
 _ALPHABET = st.sampled_from(
