@@ -199,10 +199,11 @@ def _spawn(args, name, checkpoint_dir):
 
 def _convert(model_dir, checkpoint_dir):
     """Writes the MiniLM weights as a Google checkpoint for keras-bert (in a child process)."""
-    code = ("import sys, json; sys.path.insert(0, sys.argv[1]); import bert4keras as bk; "
+    code = ("import dataclasses, sys, json; sys.path.insert(0, sys.argv[1]); "
+            "import bert4keras as bk; "
             "m = bk.load_bert(sys.argv[2], with_pool=True); "
             "bk.save_google_checkpoint(m, sys.argv[3] + '/bert_model.ckpt'); "
-            "c = bk.BertConfig.from_json(sys.argv[2] + '/config.json').to_dict(); "
+            "c = dataclasses.asdict(bk.BertConfig.from_json(sys.argv[2] + '/config.json')); "
             "open(sys.argv[3] + '/bert_config.json', 'w').write(json.dumps(c))")
     subprocess.run([sys.executable, "-c", code, str(REPO), str(model_dir), checkpoint_dir],
                    check=True, capture_output=True,

@@ -91,7 +91,7 @@ def test_config_from_hf_and_google_dicts():
               "vocab_size": 30522}
     config = bk.BertConfig.from_dict(google)
     assert config.pad_token_id == 0 and config.layer_norm_eps == 1e-12
-    assert bk.BertConfig.from_dict(config.to_dict()) == config
+    assert bk.BertConfig.from_dict(dataclasses.asdict(config)) == config
 
 
 @pytest.mark.parametrize("change, message", [
@@ -242,7 +242,7 @@ def test_google_checkpoint_round_trip(tmp_path, minilm):
     model, tokenizer = minilm
     bk.save_google_checkpoint(model, tmp_path / "bert_model.ckpt")
     config = bk.BertConfig.from_json(MINILM / "config.json")
-    (tmp_path / "bert_config.json").write_text(json.dumps(config.to_dict()))
+    (tmp_path / "bert_config.json").write_text(json.dumps(dataclasses.asdict(config)))
     names = {name for name, _ in tf.train.list_variables(str(tmp_path / "bert_model.ckpt"))}
     assert "bert/encoder/layer_5/attention/self/query/kernel" in names
     assert "bert/pooler/dense/kernel" in names
