@@ -56,8 +56,10 @@ demo: $(VENV)/.stamp-demo
 	@$(PY) rope_curve.py --out $(OUT) $(QUIET)
 	@echo; echo '== demos done; figures and outputs are in $(OUT)/'
 
+# Two workers, whole test files each (a file's fixtures are built once): the suite is
+# mostly single-threaded small ops and subprocesses, so it takes about half the time.
 test: $(VENV)/.stamp-dev
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 lint: $(VENV)/.stamp-dev
 	$(VENV)/bin/ruff check .
