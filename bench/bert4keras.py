@@ -261,11 +261,29 @@ def checks(model_dir, repeats):
         print(f"| {name} | {1000 * statistics.median(times):.2f} |")
 
 
+def _original_way(bk, model):
+    """`Generator(cache=False)` whose every step runs the whole model, MLM head included, at
+    every position and keeps the last one, as the original bert4keras did
+    (`last_token(model).predict`); our `cache=False` runs the head at the last position only."""
+    import tensorflow as tf
+
+    generator = bk.Generator(model, cache=False)
+    everything = tf.function(lambda t, s: model([t, s]), reduce_retracing=True)
+
+    def forward(token_ids, segment_ids, last):  # probabilities (B, T, V) -> log at `last`
+        probs = everything(tf.constant(token_ids), tf.constant(segment_ids))
+        return tf.math.log(tf.gather(probs, last, batch_dims=1)), []
+
+    generator._full = forward
+    return generator
+
+
 def decode(model_dir, new_tokens, repeats):
     """Tokens/s of `Generator` with the key/value cache and without it (every step recomputes
-    the whole sequence, as the original bert4keras did): greedy and beam 4, one source of 64
-    tokens, UniLM mask, MiniLM's encoder (its file has no MLM head: the head keeps its initial
-    weights; speed does not depend on them). No end token, so every run makes all new tokens.
+    the whole sequence), greedy and beam 4, one source of 64 tokens, UniLM mask, MiniLM's
+    encoder (its file has no MLM head: the head keeps its initial weights; speed does not
+    depend on them); also the original bert4keras' way (`_original_way`). No end token, so
+    every run makes all new tokens.
     """
     sys.path.insert(0, str(REPO))
     import bert4keras as bk
@@ -277,13 +295,15 @@ def decode(model_dir, new_tokens, repeats):
         if layer.weights:
             model.get_layer(layer.name).set_weights(layer.get_weights())
     source = _inputs(1, 64)[0]
-    print("| search | new tokens | cached (tokens/s) | recomputed (tokens/s) | ratio |")
-    print("|---|---:|---:|---:|---:|")
+    print("| search | new tokens | cached (tokens/s) | recomputed (tokens/s) | ratio | "
+          "original way (tokens/s) | ratio |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for search, call in (("greedy", lambda g, n: g.greedy(source, n)),
                          ("beam 4", lambda g, n: g.beam_search(source, 4, max_new_tokens=n))):
         for n in new_tokens:
-            speeds = []
-            for generator in (bk.Generator(model), bk.Generator(model, cache=False)):
+            speeds, found_ids = [], []
+            for generator in (bk.Generator(model), bk.Generator(model, cache=False),
+                              _original_way(bk, model)):
                 call(generator, n)  # warm-up: tracing and compiling
                 times = []
                 for _ in range(repeats):
@@ -292,9 +312,13 @@ def decode(model_dir, new_tokens, repeats):
                     times.append(time.perf_counter() - start)
                 ids = found[0][0] if search == "greedy" else found[0][0][0]
                 assert len(ids) == n, (search, n, ids)
+                found_ids.append(ids)
                 speeds.append(n / statistics.median(times))
+            same = found_ids[0] == found_ids[1] == found_ids[2]
             print(f"| {search} | {n} | {speeds[0]:.1f} | {speeds[1]:.1f} | "
-                  f"{speeds[0] / speeds[1]:.1f}x |", flush=True)
+                  f"{speeds[0] / speeds[1]:.1f}x | {speeds[2]:.1f} | "
+                  f"{speeds[0] / speeds[2]:.1f}x |" + ("" if same else " (outputs differ)"),
+                  flush=True)
 
 
 def keras_backend():
