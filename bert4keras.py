@@ -325,9 +325,8 @@ class TransformerBlock(keras.layers.Layer):
                  dropout: float = 0.1, attention_dropout: float = 0.1,
                  layer_norm_eps: float = 1e-12, initializer_range: float = 0.02, **kwargs):
         super().__init__(**kwargs)
-        self.num_heads, self.intermediate_size, self.activation = (
-            num_heads, intermediate_size, activation)
-        self.dropout, self.attention_dropout = dropout, attention_dropout
+        self.num_heads, self.intermediate_size, self.dropout = num_heads, intermediate_size, dropout
+        self.activation, self.attention_dropout = activation, attention_dropout
         self.layer_norm_eps, self.initializer_range = layer_norm_eps, initializer_range
         self.supports_masking = True
 
@@ -1217,9 +1216,8 @@ class Generator:
             raise ValueError(f"mask: expected 'unilm' or 'causal', received {self.mask.mode!r}.")
         self.blocks = [layer for name, layer in layers.items() if name.startswith("Encoder-")]
         self.head = [layers[name] for name in ("MLM-Dense", "MLM-Norm", "MLM-Bias")]
-        self.pad, self.cache = self.mask.pad_token_id, cache
+        self.pad, self.cache, self._head = self.mask.pad_token_id, cache, _compile(self._log_probs)
         self._step, self._full = _compile(self._cached_step, xla=True), _compile(self._forward)
-        self._head = _compile(self._log_probs)
 
     def _log_probs(self, x):  # hidden states (B, H) -> next-token log-probabilities (B, V)
         x = ops.transpose(self.head[1](self.head[0](x)))  # (H, B): for a few rows TF's CPU runs
@@ -1294,6 +1292,8 @@ class Generator:
     def _allowed(self, log_probs, step: int, end_id, min_new: int) -> np.ndarray:
         banned = [self.pad] + ([end_id] if end_id is not None and step < min_new else [])
         log_probs = np.array(log_probs, "float64")  # a copy
+        if np.isnan(log_probs).any():  # NaN weights: argmax or a sort would pick garbage
+            raise ValueError("model: expected finite log-probabilities, received NaN.")
         log_probs[:, banned] = -np.inf
         return log_probs
 

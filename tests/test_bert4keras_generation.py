@@ -194,6 +194,12 @@ def test_generator_errors():
         generator.greedy(sources, 4, min_new_tokens=5)
     with pytest.raises(ValueError, match="token_ids"):
         generator.greedy(sources + 100)
+    broken = _model("unilm")  # e.g. weights diverged in fine-tuning
+    broken.get_layer("MLM-Bias").bias.assign(np.full(TINY["vocab_size"], np.nan, "float32"))
+    for search in (bk.Generator(broken).greedy, bk.Generator(broken).beam_search,
+                   bk.Generator(broken, cache=False).sample):
+        with pytest.raises(ValueError, match="NaN"):
+            search(sources, max_new_tokens=3)
 
 
 # ----------------------------------------------------------------------------- the loss
