@@ -1157,7 +1157,7 @@ def save_vocab(tokens: list[str], path: str | os.PathLike) -> None:
 
 def _compile(function, xla: bool = False):
     """`function` compiled: `jax.jit`, a `tf.function` (XLA if `xla`: it fuses the many small
-    ops of a one-token step; the vocabulary-wide projection gains nothing), torch eager."""
+    ops of a one-token step, head included), torch eager."""
     if keras.backend.backend() == "jax":
         import jax
 
@@ -1216,7 +1216,7 @@ class Generator:
             raise ValueError(f"mask: expected 'unilm' or 'causal', received {self.mask.mode!r}.")
         self.blocks = [layer for name, layer in layers.items() if name.startswith("Encoder-")]
         self.head = [layers[name] for name in ("MLM-Dense", "MLM-Norm", "MLM-Bias")]
-        self.pad, self.cache, self._head = self.mask.pad_token_id, cache, _compile(self._log_probs)
+        self.pad, self.cache = self.mask.pad_token_id, cache
         self._step, self._full = _compile(self._cached_step, xla=True), _compile(self._forward)
 
     def _log_probs(self, x):  # hidden states (B, H) -> next-token log-probabilities (B, V)
@@ -1236,14 +1236,15 @@ class Generator:
 
     def _cached_step(self, token, segment, position, index, visible, parents, caches):
         """One new token per row (B, 1): caches reordered to the rows' `parents` (beams), its
-        keys and values written at slot `index`, `visible` (B, slots) slots attended."""
+        keys and values written at slot `index`, `visible` (B, slots) slots attended; the
+        next-token log-probabilities (B, V) and the caches."""
         x = self.embeddings([token, segment], positions=position)
         mask, new = visible[:, None, None, :], []  # (B, 1, 1, slots)
         for block, (keys, values) in zip(self.blocks, caches, strict=True):
             cache = (ops.take(keys, parents, axis=0), ops.take(values, parents, axis=0))
             x, cache = block.step(x, mask, cache=cache, index=index)
             new.append(cache)
-        return x[:, 0], new  # (B, H): the head runs apart (see `_compile`)
+        return self._log_probs(x[:, 0]), new  # (B, V)
 
     def _start(self, token_ids, repeat: int, max_new: int, min_new: int, **counts):
         """Checks arguments, repeats each source `repeat` times; first log-probs, state."""
@@ -1276,10 +1277,9 @@ class Generator:
             run["visible"][:, width + step - 1] = True
             position = (run["lengths"] + step - 1)[:, None]
             index = ops.convert_to_tensor(width + step - 1, "int32")  # a tensor: no retracing
-            hidden, run["caches"] = self._step(
+            log_probs, run["caches"] = self._step(
                 run["new"][:, -1:], np.full((rows, 1), run["segment"], "int32"), position, index,
                 run["visible"], parents.astype("int32"), run["caches"])
-            log_probs = self._head(hidden)
         else:  # the whole sequence again: each row's new tokens right after its source
             token_ids = np.pad(run["source"], [[0, 0], [0, step]], constant_values=self.pad)
             segment_ids = np.zeros_like(token_ids)
