@@ -17,17 +17,28 @@ jieba's cut(HMM=False) with the same dictionary, side by side.
 Also --corpus hkcancor: the Hong Kong Cantonese Corpus in pycantonese 5.0.0 (16,162
 utterances, 153,656 gold tokens, CC BY 4.0), a domain jieba's dictionary does not know.
 
-Usage: python bench/new_words_segment.py [--repeats 3] [--corpus hkcancor]
+--branching-entropy: branching entropy as a second criterion (nVBE, Magistry & Sagot, ACL
+2012): each n-gram's autonomy (the normalized variations of its left and right branching
+entropies) alone, and added to the unigram model of the discovered words; every row of
+that table splits the same runs of CJK characters with its own scores (other characters by a
+plain regex, without the number/date rules of new_words.segment), so they compare with one
+another and with the unigram row there, not with the table above (about 5 minutes).
+
+Usage: python bench/new_words_segment.py [--repeats 3] [--corpus hkcancor] [--branching-entropy]
 """
 
 import argparse
+import math
 import os
+import re
 import statistics
 import sys
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
+
+import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "bench")]
@@ -92,15 +103,105 @@ def jieba_scale(pairs):
     return [(w, max(1, round(c * scale))) for w, c in pairs if len(w) > 1]
 
 
+HAN = re.compile(r"[\u4e00-\u9fff\u3007\u25cb]+")  # a run of CJK characters (〇 and ○ too)
+OTHER = re.compile(r"[0-9０-９.．%％]+|[A-Za-zＡ-Ｚａ-ｚ]+|.")  # numbers, letters, one other
+
+
+def autonomy(runs: list[str], max_len: int = 5) -> dict[str, float]:
+    """nVBE autonomy of every n-gram of up to `max_len` characters of `runs`: for each length
+    the variations of branching entropy h(x) - h(x minus its last/first character), right and
+    left ("#" marks a run's ends), each z-scored over the n-grams of that length, summed."""
+    counts = Counter()
+    for run in runs:
+        run = f"#{run}#"
+        for n in range(1, max_len + 2):
+            counts.update(run[i:i + n] for i in range(len(run) - n + 1))
+    right, left = defaultdict(list), defaultdict(list)  # x -> counts of its neighbours
+    for y, c in counts.items():
+        if len(y) >= 2:
+            if y[0] != "#" or len(y) == 2:
+                right[y[:-1]].append(c)
+            if y[-1] != "#" or len(y) == 2:
+                left[y[1:]].append(c)
+
+    def entropy(cs):
+        p = np.array(cs, float) / sum(cs)
+        return float(-(p * np.log(p)).sum())
+    units = [c for y, c in counts.items() if len(y) == 1 and y != "#"]
+    h = [{x: entropy(cs) for x, cs in side.items() if "#" not in x} for side in (right, left)]
+    h[0][""] = h[1][""] = entropy(units)
+    scores = {}
+    for n in range(1, max_len + 1):
+        grams = [x for x in h[0] if len(x) == n and x in h[1]]
+        total = np.zeros(len(grams))
+        for side, shorter in ((h[0], lambda x: x[:-1]), (h[1], lambda x: x[1:])):
+            v = np.array([side[x] - side[shorter(x)] for x in grams])
+            total += (v - v.mean()) / v.std()
+        scores.update(zip(grams, total.tolist(), strict=True))
+    return scores
+
+
+def best_split(run: str, value, max_len: int = 5) -> list[str]:
+    """The split of `run` with the highest sum of `value(word)` (None: not a word)."""
+    best, back = [0.0] + [-math.inf] * len(run), [0] * (len(run) + 1)
+    for j in range(1, len(run) + 1):
+        for k in range(1, min(max_len, j) + 1):
+            v = value(run[j - k:j])
+            if v is not None and best[j - k] + v > best[j]:
+                best[j], back[j] = best[j - k] + v, j - k
+    out, j = [], len(run)
+    while j:
+        out.append(run[back[j]:j])
+        j = back[j]
+    return out[::-1]
+
+
+def branching_entropy_rows(gold) -> None:
+    lines = ["".join(t) for t in gold]
+    scores = autonomy([m.group() for line in lines for m in HAN.finditer(line)])
+    words = new_words.discover("\n".join(lines), 8, 4, (2, 4, 6))
+    counts = {w.word: w.count for w in words}
+    total = sum(counts.values())
+
+    def log_p(w):  # the unigram model of new_words.segment: an unknown character counts 1
+        return math.log(counts.get(w, 1) / total) if w in counts or len(w) == 1 else None
+
+    def nvbe(w, penalty=0.0):  # Magistry & Sagot's sum of autonomy x length
+        return scores[w] * len(w) - penalty if w in scores else None
+
+    def split(line, value):
+        out, pos = [], 0
+        for m in HAN.finditer(line):
+            out += [t for t in OTHER.findall(line[pos:m.start()]) if t.strip()]
+            out += best_split(m.group(), value)
+            pos = m.end()
+        return out + [t for t in OTHER.findall(line[pos:]) if t.strip()]
+
+    rows = [("unigram of the discovered words (mc=8)", log_p),
+            ("nVBE autonomy x length", nvbe),
+            *((f"nVBE autonomy x length - {c} per word", lambda w, c=c: nvbe(w, c))
+              for c in (0.5, 1.0, 2.0)),
+            *((f"unigram + {b} x nVBE autonomy x length", lambda w, b=b: None if log_p(w) is None
+               else log_p(w) + b * scores.get(w, 0.0) * len(w)) for b in (0.5, 1.0, 2.0))]
+    print("\n| same CJK runs, split by | P | R | F1 |\n|---|---|---|---|")
+    for name, value in rows:
+        p, r, f = new_words_span_f1(gold, [split(line, value) for line in lines])
+        print(f"| {name} | {p:.3f} | {r:.3f} | {f:.3f} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--corpus", choices=("peoples_daily", "hkcancor"),
                         default="peoples_daily")
+    parser.add_argument("--branching-entropy", action="store_true",
+                        help="only the branching-entropy (nVBE) rows")
     args = parser.parse_args()
     import jieba
     jieba.setLogLevel(60)
     gold = peoples_daily_tokens() if args.corpus == "peoples_daily" else hkcancor_tokens()
+    if args.branching_entropy:
+        return branching_entropy_rows(gold)
     text = "".join("".join(t) + "\n" for t in gold)
     print(f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, {os.cpu_count()} CPUs, "
           f"jieba {jieba.__version__}\n")
