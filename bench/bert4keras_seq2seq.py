@@ -93,8 +93,11 @@ def encode(vocab: dict, pairs, length: int):
 
 def sources(vocab: dict, pairs) -> np.ndarray:
     """`[CLS] source [SEP]`, right-padded, for the generator."""
-    return encode(vocab, [(source, []) for source, _ in pairs],
-                  max(len(source) for source, _ in pairs) + 3)[0][:, :-1]
+    token_ids = np.zeros((len(pairs), max(len(source) for source, _ in pairs) + 2), "int32")
+    for row, (source, _) in enumerate(pairs):
+        ids = [vocab[token] for token in ["[CLS]", *source, "[SEP]"]]
+        token_ids[row, :len(ids)] = ids
+    return token_ids
 
 
 def load_model(bk, folder: Path):
